@@ -1,0 +1,197 @@
+"""The ``yibao`` command.
+
+    yibao settle CASE.json [--overlay F] [--explain]   settle a case (case-format.md)
+    yibao policy check CITY [--overlay F]               list every figure the text leaves blank
+    yibao policy show CITY [--date D] [--overlay F]     the parameters in force, with clauses
+    yibao policy template CITY [-o FILE]                an overlay skeleton of the missing figures
+    yibao demo                                          settle the bundled demo cases
+
+Errors go to standard error as one sentence; the exit status is then 2 and nothing is
+printed on standard output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from yibao import __version__
+from yibao import vocabulary as V
+from yibao.case import parse_case_text
+from yibao.engine.pipeline import settle_case
+from yibao.errors import YibaoError
+from yibao.policy.loader import cities, load_city, template
+from yibao.report import case_json, explain
+
+EXIT_ERROR = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        return args.run(args)
+    except YibaoError as exc:
+        print(f"yibao: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:  # pragma: no cover - e.g. `yibao policy show x | head`
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="yibao", description="Open core system for Chinese municipal basic medical insurance (医保).")
+    p.add_argument("--version", action="version", version=f"yibao {__version__}")
+    sub = p.add_subparsers(title="commands", metavar="COMMAND")
+
+    s = sub.add_parser("settle", help="settle every visit of a case (one-stop settlement, 一单制)", description="Settle a case in the format of case-format.md and print the settlement JSON.")
+    s.add_argument("case", help="the case file (JSON), or - for standard input")
+    s.add_argument("--overlay", action="append", default=[], metavar="F", help="policy overlay supplying or overriding figures (repeatable)")
+    s.add_argument("--explain", action="store_true", help="print each settlement and its trace as a readable table instead of JSON")
+    s.set_defaults(run=_settle)
+
+    pol = sub.add_parser("policy", help="inspect the policy library", description="Inspect a city's policy: what is in force, what is missing.")
+    psub = pol.add_subparsers(title="policy commands", metavar="COMMAND")
+    c = psub.add_parser("check", help="list every figure the city's text leaves blank, with its clause")
+    c.add_argument("city", choices=list(V.CITIES))
+    c.add_argument("--overlay", action="append", default=[], metavar="F")
+    c.set_defaults(run=_check)
+    sh = psub.add_parser("show", help="print the parameters in force on a date, with their citations")
+    sh.add_argument("city", choices=list(V.CITIES))
+    sh.add_argument("--date", type=_date, default=None, metavar="YYYY-MM-DD", help="default: today, or the document's start if later")
+    sh.add_argument("--overlay", action="append", default=[], metavar="F")
+    sh.set_defaults(run=_show)
+    t = psub.add_parser("template", help="write an overlay skeleton holding exactly the missing figures")
+    t.add_argument("city", choices=list(V.CITIES))
+    t.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    t.set_defaults(run=_template)
+    pol.set_defaults(run=lambda a: (pol.print_help(), EXIT_ERROR)[1])
+
+    d = sub.add_parser("demo", help="settle the bundled demo cases and print them as a table")
+    d.set_defaults(run=_demo)
+    return p
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise YibaoError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise YibaoError(f"{path} is not UTF-8 text") from None
+
+
+# ---------------------------------------------------------------------- settle
+
+
+def _settle(args: argparse.Namespace) -> int:
+    case = parse_case_text(_read(args.case))
+    policy = load_city(case.city, args.overlay)
+    doc = case_json(case.city, case.person.id, settle_case(case, policy))
+    if args.explain:
+        explain(policy.document.name, doc, Console(highlight=False, width=140))
+    else:
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+    return 0
+
+
+# ---------------------------------------------------------------------- policy
+
+
+def _check(args: argparse.Namespace) -> int:
+    policy = load_city(args.city, args.overlay)
+    missing = policy.missing_values()
+    doc = policy.document
+    out = Console(highlight=False, width=160)
+    if doc.start_missing:
+        out.print(f"{doc.name}: effective date left blank ({doc.reference}); the structure applies to any date until an overlay sets `effective.from`.")
+    if not missing:
+        out.print(f"{doc.name}: no missing values — every figure needed for settlement is present.")
+        return 0
+    table = Table(title=f"{doc.name} ({doc.title}): {len(missing)} missing values", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("parameter.path")
+    table.add_column("clause 条款")
+    table.add_column("what")
+    for i, m in enumerate(missing, 1):
+        table.add_row(str(i), m.name, m.clause, m.description)
+    out.print(table)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    policy = load_city(args.city, args.overlay)
+    doc = policy.document
+    day = args.date or max(dt.date.today(), doc.start or dt.date.today())
+    if not doc.covers(day):
+        raise YibaoError(f"{day} is outside {doc.name}'s policy ({doc.span()})")
+    out = Console(highlight=False, width=180)
+    table = Table(title=f"{doc.name} · {doc.title} · in force on {day}", title_justify="left", show_lines=True)
+    table.add_column("parameter")
+    table.add_column("value", overflow="fold")
+    table.add_column("clause 条款")
+    for name, param in sorted(policy.parameters.items()):
+        version = param.at(day)
+        if version is None:
+            continue
+        since = version.start.isoformat() if version.start else "effective date"
+        value = _compact(version.raw)
+        table.add_row(f"{name}\n[dim]{param.description}[/dim]\n[dim]since {since}[/dim]", value, version.reference)
+    out.print(table)
+    return 0
+
+
+def _compact(raw: Any) -> str:
+    if raw is None:
+        return "MISSING"
+    text = yaml.safe_dump(raw, allow_unicode=True, default_flow_style=None, sort_keys=False, width=100).strip()
+    return text.replace("null", "MISSING")
+
+
+def _template(args: argparse.Namespace) -> int:
+    policy = load_city(args.city)
+    skeleton = template(policy)
+    lines = [
+        f"# Overlay for {policy.document.name} ({policy.document.title}).",
+        "# Every `null` below is a figure the text leaves blank: replace it, then pass this file",
+        f"# with --overlay. Missing values and their clauses (`yibao policy check {args.city}`):",
+    ]
+    lines += [f"#   {m.name}  —  {m.clause}" for m in policy.missing_values()]
+    text = "\n".join(lines) + "\n" + yaml.safe_dump(skeleton, allow_unicode=True, sort_keys=False, default_flow_style=False)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}: {len(policy.missing_values())} missing values", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# ---------------------------------------------------------------------- demo
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from yibao.demo import run_demo
+
+    return run_demo(Console(highlight=False, width=160))
+
+
+__all__ = ["main", "cities"]

@@ -1,0 +1,59 @@
+"""Exact money: yuan as ``Decimal``, rounded half up to the fen once per fund per visit (G1).
+
+Binary floating point never touches an amount. Percentages in the policy files are
+points (``85`` means 85 %); :func:`percent` turns them into exact fractions.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+ZERO = Decimal("0")
+FEN = Decimal("0.01")
+HUNDRED = Decimal("100")
+
+
+def round_fen(amount: Decimal) -> Decimal:
+    """Round an exact amount half up to the fen (G1)."""
+    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def percent(points: Decimal) -> Decimal:
+    """A rate in percentage points as an exact fraction: ``percent(85) == Decimal('0.85')``."""
+    return Decimal(points) / HUNDRED
+
+
+def fmt(amount: Decimal) -> str:
+    """The contract's money text: a string with exactly two decimals."""
+    return str(round_fen(amount) + ZERO)  # + ZERO turns -0.00 into 0.00
+
+
+def parse_amount(raw: object) -> Decimal:
+    """Parse a contract amount (JSON string or number, at most two decimals, not negative).
+
+    Raises ``ValueError`` with a reader-facing reason.
+    """
+    if isinstance(raw, bool) or raw is None:
+        raise ValueError(f"{raw!r} is not an amount")
+    if isinstance(raw, float):  # never reached when JSON is parsed with parse_float=Decimal
+        raise ValueError("amounts must not be binary floating point")
+    try:
+        value = Decimal(str(raw).strip()) if isinstance(raw, (str, int, Decimal)) else None
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite():
+        raise ValueError(f"{raw!r} is not a number")
+    if value < 0:
+        raise ValueError(f"{raw} is negative")
+    if value != value.quantize(FEN):
+        raise ValueError(f"{raw} has more than two decimals")
+    return value.quantize(FEN)
+
+
+def clamp(value: Decimal, low: Decimal = ZERO, high: Decimal | None = None) -> Decimal:
+    """``value`` limited to ``[low, high]``."""
+    if value < low:
+        return low
+    if high is not None and value > high:
+        return high
+    return value
