@@ -166,9 +166,11 @@ def _read_yaml(path: Path) -> Any:
         with path.open(encoding="utf-8") as fh:
             return yaml.safe_load(fh)
     except FileNotFoundError:
-        raise PolicyError(str(path), "", "file not found") from None
+        raise PolicyError(_rel(path), "", "file not found") from None
     except yaml.YAMLError as exc:
-        raise PolicyError(str(path), "", f"not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        raise PolicyError(_rel(path), "", f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
 
 
 def _document(city: str, raw: Any, source: str) -> Document:

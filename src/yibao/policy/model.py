@@ -204,10 +204,12 @@ class Benefit:
     not_paid_reason: str | None
     overflow_line: str | None
     counts_as_admission: Condition
+    inherit: str | None  # a line whose parameters apply where this line defines none
+    settle_level: str | None  # settle as if at this level whatever the hospital's (舟山 特殊病)
 
 
 def build_benefit(raw: Any, path: str) -> Benefit:
-    _fields(raw, path, {"pool"}, {"account_first", "fund_code", "pays_when", "not_paid_reason", "overflow_line", "admission_when"})
+    _fields(raw, path, {"pool"}, {"account_first", "fund_code", "pays_when", "not_paid_reason", "overflow_line", "admission_when", "inherit", "settle_level"})
     account_first = raw.get("account_first", False)
     if not isinstance(account_first, bool):
         raise SelectorError(_join(path, "account_first"), "true or false")
@@ -221,6 +223,8 @@ def build_benefit(raw: Any, path: str) -> Benefit:
         compile_condition(raw.get("admission_when"), _join(path, "admission_when"))
         if "admission_when" in raw
         else (ALWAYS if raw["pool"] == "inpatient" else Condition((("kind", frozenset()),), "never")),
+        _text(raw.get("inherit"), _join(path, "inherit")),
+        _choice(raw["settle_level"], _join(path, "settle_level"), V.LEVELS) if raw.get("settle_level") is not None else None,
     )
 
 
@@ -313,7 +317,8 @@ def build_expense_limit(raw: Any, path: str) -> Adjusted:
 
 @dataclass(frozen=True, slots=True)
 class PaymentCap:
-    """A cap on the fund's payments, per year or per day, over the visits it ``counts``."""
+    """A cap on the fund's payments — per year, per day or per visit — over the visits it
+    ``counts``. ``procedure_limits``: a per-visit limit summed over the visit's procedures."""
 
     name: str
     limit: Any
@@ -321,6 +326,7 @@ class PaymentCap:
     applies: Condition
     counts: Condition
     reference: str | None
+    procedure_limits: tuple[tuple[str, Any], ...] = ()
 
 
 def build_payment_caps(raw: Any, path: str) -> tuple[PaymentCap, ...]:
@@ -333,14 +339,28 @@ def build_payment_caps(raw: Any, path: str) -> tuple[PaymentCap, ...]:
         if name in names:
             raise SelectorError(_join(sub, "name"), f"cap {name!r} is defined twice")
         names.add(name)
+        per = _choice(entry.get("per", "year"), _join(sub, "per"), ("year", "day", "visit"))
+        raw_limit = entry["limit"]
+        procedures: tuple[tuple[str, Any], ...] = ()
+        if isinstance(raw_limit, dict) and set(raw_limit) == {"sum_of_procedures"}:
+            if per != "visit":
+                raise SelectorError(_join(sub, "per"), "a limit summed over procedures is per visit")
+            mapping = _fields(raw_limit["sum_of_procedures"], _join(sub, "limit.sum_of_procedures"), set(), set(V.PROCEDURES))
+            procedures = tuple(
+                (proc, compile_selector(v, amount_leaf, _join(sub, f"limit.sum_of_procedures.{proc}"))) for proc, v in mapping.items()
+            )
+            limit: Any = None
+        else:
+            limit = compile_selector(raw_limit, amount_leaf, _join(sub, "limit"))
         caps.append(
             PaymentCap(
                 name,
-                compile_selector(entry["limit"], amount_leaf, _join(sub, "limit")),
-                _choice(entry.get("per", "year"), _join(sub, "per"), ("year", "day")),
+                limit,
+                per,
                 compile_condition(entry.get("applies"), _join(sub, "applies")),
                 compile_condition(entry.get("counts", entry.get("applies")), _join(sub, "counts")),
                 _text(entry.get("reference"), _join(sub, "reference")),
+                procedures,
             )
         )
     return tuple(caps)

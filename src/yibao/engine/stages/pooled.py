@@ -11,6 +11,7 @@ from typing import Any, Mapping
 from yibao.engine.context import VisitContext
 from yibao.engine.rules import clamp_rate
 from yibao.engine.state import Totals, TraceStep, VisitState
+from yibao.errors import CaseError
 from yibao.mechanisms import deductible as regimes
 from yibao.mechanisms.axis import cut
 from yibao.money import ZERO, percent, round_fen
@@ -27,7 +28,10 @@ def pooled_fund(ctx: VisitContext, totals: Totals, state: VisitState) -> VisitSt
 def _settle_line(ctx: VisitContext, totals: Totals, state: VisitState, line: str, benefit: Benefit, amount: Decimal) -> VisitState:
     rules, scheme = ctx.rules, ctx.scheme
     name = f"{scheme}.{line}"
+    own = _own_names(ctx, line, benefit)
     facts: dict[str, Any] = {**state.facts, "line": line, "pool": benefit.pool}
+    if benefit.settle_level:
+        facts["level"] = benefit.settle_level
     pool = benefit.pool
     if amount <= 0:
         return state
@@ -47,26 +51,26 @@ def _settle_line(ctx: VisitContext, totals: Totals, state: VisitState, line: str
     on_axis = amount - share
 
     # -- deductible (起付标准)
-    owed, counts, how, clause = _deductible(ctx, totals, facts, name, pool)
+    owed, counts, how, clause = _deductible(ctx, totals, facts, own("deductible"), pool)
     taken = min(owed, on_axis)
     if taken > 0 or how:
         steps.append(TraceStep("deductible", "起付标准 deductible", taken, how, clause))
 
     # -- segments on the cumulative axis, expense limit (G5)
-    rates: RateRule = rules.require(f"{name}.rates")
-    rates_clause = rules.clause(f"{name}.rates")
-    limit, limit_clause, limit_notes = _expense_limit(ctx, facts, name)
+    rates: RateRule = rules.require(own("rates"))
+    rates_clause = rules.clause(own("rates"))
+    limit, limit_clause, limit_notes = _expense_limit(ctx, facts, own("expense_limit"))
     start = totals[f"pool.{pool}.axis"]
     scale = rates.scale
     if not isinstance(scale, tuple):
-        raise rules.missing(f"{name}.rates.scale", rates_clause)
+        raise rules.missing(f"{own('rates')}.scale", rates_clause)
     pieces = cut(start + taken, on_axis - taken, [s.start for s in scale], limit=limit)
     exact, beyond = ZERO, ZERO
     for piece in pieces:
         if not piece.payable:
             beyond += piece.length
             continue
-        rate, notes = _rate(ctx, rates, piece.segment, facts, name, rates_clause, rate_points)
+        rate, notes = _rate(ctx, rates, piece.segment, facts, own("rates"), rates_clause, rate_points)
         part = piece.length * percent(rate)
         exact += part
         steps.append(
@@ -116,7 +120,7 @@ def _settle_line(ctx: VisitContext, totals: Totals, state: VisitState, line: str
     )
 
     # -- top-up of the remaining self-pay (e.g. 建国前老工人)
-    state = _top_up(ctx, totals, state, facts, name, code)
+    state = _top_up(ctx, totals, state, facts, own("top_up"), code)
 
     # -- what this line does not pay may be another line's (overflow)
     if handed_on > 0:
@@ -135,6 +139,18 @@ def _settle_line(ctx: VisitContext, totals: Totals, state: VisitState, line: str
 
 
 # ---------------------------------------------------------------------- parts
+
+
+def _own_names(ctx: VisitContext, line: str, benefit: Benefit):
+    """Parameter names of a line; a line may ``inherit`` those it does not define itself."""
+
+    def name(what: str) -> str:
+        mine = f"{ctx.scheme}.{line}.{what}"
+        if benefit.inherit and ctx.rules.policy.get(mine) is None:
+            return f"{ctx.scheme}.{benefit.inherit}.{what}"
+        return mine
+
+    return name
 
 
 def _nonlocal(ctx: VisitContext, facts: dict[str, Any], amount: Decimal, steps: list[TraceStep]) -> tuple[Decimal, Decimal, dict[str, Any]]:
@@ -164,9 +180,8 @@ def _nonlocal(ctx: VisitContext, facts: dict[str, Any], amount: Decimal, steps: 
     return ZERO, ZERO, facts
 
 
-def _deductible(ctx: VisitContext, totals: Totals, facts: Mapping[str, Any], name: str, pool: str) -> tuple[Decimal, bool, str, str]:
+def _deductible(ctx: VisitContext, totals: Totals, facts: Mapping[str, Any], pname: str, pool: str) -> tuple[Decimal, bool, str, str]:
     """What this visit owes: (amount, counts toward the year's deductible, how, clause)."""
-    pname = f"{name}.deductible"
     rule: DeductibleRule = ctx.rules.require(pname)
     clause = ctx.rules.clause(pname)
     for exemption in rule.exempt:
@@ -200,8 +215,7 @@ def _standard(ctx: VisitContext, adj: Adjusted | None, facts: Mapping[str, Any],
     return max(ZERO, value or ZERO), notes
 
 
-def _expense_limit(ctx: VisitContext, facts: Mapping[str, Any], name: str) -> tuple[Decimal | None, str, list[str]]:
-    pname = f"{name}.expense_limit"
+def _expense_limit(ctx: VisitContext, facts: Mapping[str, Any], pname: str) -> tuple[Decimal | None, str, list[str]]:
     adj: Adjusted | None = ctx.rules.optional(pname)
     if adj is None:
         return None, "", []
@@ -212,7 +226,7 @@ def _expense_limit(ctx: VisitContext, facts: Mapping[str, Any], name: str) -> tu
 
 def _rate(ctx: VisitContext, rates: RateRule, segment: int, facts: Mapping[str, Any], name: str, clause: str, points: Decimal) -> tuple[Decimal, list[str]]:
     seg_facts = {**facts, "segment": str(segment)}
-    value, notes = ctx.rules.adjusted(Adjusted(rates.scale[segment].rate, rates.adjust), seg_facts, f"{name}.rates", clause)
+    value, notes = ctx.rules.adjusted(Adjusted(rates.scale[segment].rate, rates.adjust), seg_facts, name, clause)
     assert value is not None
     if points:
         value += points
@@ -228,16 +242,28 @@ def _cap_counter(cap: PaymentCap, ctx: VisitContext) -> str:
     return f"cap.{cap.name}" + (f".{ctx.visit.date.isoformat()}" if cap.per == "day" else "")
 
 
+def _cap_limit(ctx: VisitContext, cap: PaymentCap, facts: Mapping[str, Any], name: str, clause: str) -> Decimal | None:
+    if not cap.procedure_limits:
+        return ctx.rules.amount(cap.limit, facts, name, clause)
+    limits = dict(cap.procedure_limits)
+    total = ZERO
+    for procedure in sorted(facts.get("procedures", ())):
+        if procedure not in limits:
+            raise CaseError(f"visit {ctx.visit.id}: {ctx.rules.city}:{name} sets no limit for procedure {procedure!r}")
+        total += ctx.rules.amount(limits[procedure], facts, name, clause) or ZERO
+    return total
+
+
 def _apply_caps(ctx: VisitContext, totals: Totals, facts: Mapping[str, Any], paid: Decimal, steps: list[TraceStep]) -> Decimal:
     pname = f"{ctx.scheme}.payment_caps"
     for cap in _caps(ctx):
         if not cap.applies.holds(facts):
             continue
         clause = cap.reference or ctx.rules.clause(pname)
-        limit = ctx.rules.amount(cap.limit, facts, f"{pname}.{cap.name}", clause)
+        limit = _cap_limit(ctx, cap, facts, f"{pname}.{cap.name}", clause)
         if limit is None:
             continue
-        used = totals[_cap_counter(cap, ctx)]
+        used = ZERO if cap.per == "visit" else totals[_cap_counter(cap, ctx)]
         room = max(ZERO, limit - used)
         if paid > room:
             steps.append(
@@ -256,11 +282,10 @@ def _apply_caps(ctx: VisitContext, totals: Totals, facts: Mapping[str, Any], pai
 def _cap_postings(ctx: VisitContext, facts: Mapping[str, Any], paid: Decimal) -> list[tuple[str, Decimal]]:
     if paid <= 0:
         return []
-    return [(_cap_counter(cap, ctx), paid) for cap in _caps(ctx) if cap.counts.holds(facts)]
+    return [(_cap_counter(cap, ctx), paid) for cap in _caps(ctx) if cap.per != "visit" and cap.counts.holds(facts)]
 
 
-def _top_up(ctx: VisitContext, totals: Totals, state: VisitState, facts: Mapping[str, Any], name: str, code: str) -> VisitState:
-    pname = f"{name}.top_up"
+def _top_up(ctx: VisitContext, totals: Totals, state: VisitState, facts: Mapping[str, Any], pname: str, code: str) -> VisitState:
     top: TopUp | None = ctx.rules.optional(pname)
     if top is None or not top.when.holds(facts):
         return state
