@@ -97,7 +97,8 @@ class VisitState:
         return self.split.inscp - self.account_first
 
     def component(self, name: str) -> Decimal:
-        """A part of the personal burden a later layer works on (G6)."""
+        """A part of the personal burden before the basic fund paid (``pooled_personal``:
+        the pooled in-scope amount, from which :meth:`self_pay` deducts the fund)."""
         if name == "fulamt":
             return self.split.fulamt
         if name == "overlmt":
@@ -105,10 +106,19 @@ class VisitState:
         if name == "preselfpay":
             return self.split.preselfpay
         if name == "pooled_personal":
-            return max(ZERO, self.pooled_inscope - self.hifp_total)
+            return self.pooled_inscope
         if name == "beyond_expense_limit":
             return self.beyond_limit
         raise KeyError(name)
+
+    def self_pay(self, components: tuple[str, ...], fund_paid: Decimal | None = None) -> Decimal:
+        """The 自付 a later layer works on (G6): the components, less what the basic fund paid
+        when the pooled in-scope amount is one of them. A fund that paid part of 自付 itself
+        (嘉兴 老工人) therefore reduces the basis by exactly what it paid."""
+        total = sum((self.component(c) for c in components), ZERO)
+        if "pooled_personal" in components:
+            total -= self.hifp_total if fund_paid is None else fund_paid
+        return max(ZERO, total)
 
     # ---------------------------------------------------------------- updates
 

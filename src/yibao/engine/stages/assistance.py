@@ -25,7 +25,7 @@ def medical_assistance(ctx: VisitContext, totals: Totals, state: VisitState) -> 
     if basis_rule is None:
         return state
     taken = sum((getattr(state, f) for f in rule.minus), ZERO)
-    basis = max(ZERO, sum((state.component(c) for c in basis_rule.components), ZERO) - taken)
+    basis = max(ZERO, state.self_pay(basis_rule.components) - taken)
     steps: list[TraceStep] = []
     rate, notes = rules.adjusted(rule.rate, facts, f"{_PARAM}.rate", clause)
     regular = ZERO

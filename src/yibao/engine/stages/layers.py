@@ -40,7 +40,7 @@ def _layer(ctx: VisitContext, totals: Totals, state: VisitState, name: str, laye
     if rule is None:
         return state
     earlier = sum((getattr(state, f) for f in ORDER[: ORDER.index(layer.fund)]), ZERO)
-    basis = max(ZERO, sum((state.component(c) for c in rule.components), ZERO) - earlier)
+    basis = max(ZERO, state.self_pay(rule.components) - earlier)
     if basis <= 0:
         return state
     fund = layer.fund

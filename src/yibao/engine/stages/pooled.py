@@ -94,6 +94,8 @@ def _settle_line(ctx: VisitContext, totals: Totals, state: VisitState, line: str
                 limit_clause,
             )
         )
+    # -- top-up of the remaining self-pay (e.g. 建国前老工人), same fund, rounded together (G1)
+    exact += _top_up(ctx, state, facts, own("top_up"), exact, steps)
     paid = round_fen(exact)
 
     # -- payment caps (per day / per year)
@@ -118,9 +120,6 @@ def _settle_line(ctx: VisitContext, totals: Totals, state: VisitState, line: str
         deductible=state.deductible + taken,
         beyond_limit=state.beyond_limit + beyond,
     )
-
-    # -- top-up of the remaining self-pay (e.g. 建国前老工人)
-    state = _top_up(ctx, totals, state, facts, own("top_up"), code)
 
     # -- what this line does not pay may be another line's (overflow)
     if handed_on > 0:
@@ -285,25 +284,27 @@ def _cap_postings(ctx: VisitContext, facts: Mapping[str, Any], paid: Decimal) ->
     return [(_cap_counter(cap, ctx), paid) for cap in _caps(ctx) if cap.per != "visit" and cap.counts.holds(facts)]
 
 
-def _top_up(ctx: VisitContext, totals: Totals, state: VisitState, facts: Mapping[str, Any], pname: str, code: str) -> VisitState:
+def _top_up(ctx: VisitContext, state: VisitState, facts: Mapping[str, Any], pname: str, pooled_exact: Decimal, steps: list[TraceStep]) -> Decimal:
+    """The exact extra payment on the self-pay left after the pooled payment ``pooled_exact``."""
     top: TopUp | None = ctx.rules.optional(pname)
     if top is None or not top.when.holds(facts):
-        return state
+        return ZERO
     clause = ctx.rules.clause(pname)
     basis_rule = next((b for b in top.basis if b.when.holds(facts)), None)
     if basis_rule is None:
-        return state
-    basis = sum((state.component(c) for c in basis_rule.components), ZERO)
+        return ZERO
+    basis = state.self_pay(basis_rule.components, fund_paid=state.hifp_total + pooled_exact)
     rate = ctx.rules.figure(top.rate, facts, pname, clause)
-    extra = round_fen(basis * percent(rate))
-    if extra <= 0:
-        return state
-    step = TraceStep(
-        "pooled_top_up",
-        "统筹基金再支付 pooled fund pays part of the self-pay again",
-        extra,
-        f"{rate}% of the remaining self-pay {basis} ({' + '.join(basis_rule.components)})",
-        clause,
-        "hifp",
-    )
-    return state.with_(step, hifp=state.hifp + ((code, extra),), post=_cap_postings(ctx, facts, extra))
+    extra = basis * percent(rate)
+    if extra > 0:
+        steps.append(
+            TraceStep(
+                "pooled_top_up",
+                "统筹基金再支付 pooled fund pays part of the self-pay again",
+                extra,
+                f"{rate}% of the remaining self-pay {basis} ({' + '.join(basis_rule.components)})",
+                clause,
+                "hifp",
+            )
+        )
+    return extra
