@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from yibao import __version__
@@ -133,7 +134,7 @@ def _check(args: argparse.Namespace) -> int:
     table.add_column("clause 条款")
     table.add_column("what")
     for i, m in enumerate(missing, 1):
-        table.add_row(str(i), m.name, m.clause, m.description)
+        table.add_row(str(i), escape(m.name), escape(m.clause), escape(m.description))
     out.print(table)
     return 0
 
@@ -155,7 +156,7 @@ def _show(args: argparse.Namespace) -> int:
             continue
         since = version.start.isoformat() if version.start else "effective date"
         value = _compact(version.raw)
-        table.add_row(f"{name}\n[dim]{param.description}[/dim]\n[dim]since {since}[/dim]", value, version.reference)
+        table.add_row(f"{escape(name)}\n[dim]{escape(param.description)}[/dim]\n[dim]since {since}[/dim]", escape(value), escape(version.reference))
     out.print(table)
     return 0
 

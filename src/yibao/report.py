@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from yibao.engine.pipeline import Settlement
@@ -86,5 +87,5 @@ def explain(city_name: str, doc: dict[str, Any], console: Console) -> None:
         for col, justify in (("step", "left"), ("amount", "right"), ("rule", "left"), ("clause 依据", "left")):
             steps.add_column(col, justify=justify, overflow="fold")
         for t in s["trace"]:
-            steps.add_row(t["label"], t["amount"], t["rule"], t["source"])
+            steps.add_row(escape(t["label"]), t["amount"], escape(t["rule"]), escape(t["source"]))
         console.print(steps)

@@ -72,7 +72,8 @@ class Rules:
         except LookupError as exc:
             raise CaseError(f"visit {self.visit_id}: {self.city}:{name}: {exc}") from None
         if isinstance(leaf, Missing):
-            where = f"{name}.{leaf.path}" if leaf.path else name
+            sep = "" if leaf.path.startswith("[") else "."
+            where = f"{name}{sep}{leaf.path}" if leaf.path else name
             raise self.missing(where, clause or self.clause(name))
         return leaf
 
@@ -90,7 +91,7 @@ class Rules:
         for a in adj.adjust:
             if not a.when.holds(facts):
                 continue
-            delta = self.figure(a.value, facts, f"{name}.adjust", a.reference or clause)
+            delta = self.figure(a.value, facts, name, a.reference or clause)
             before = value
             if a.op == "add":
                 value = value + delta

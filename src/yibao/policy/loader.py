@@ -118,7 +118,7 @@ class CityPolicy:
         for param in self.parameters.values():
             for version in param.versions:
                 for path, clause in _walk_missing(version.value, version.reference):
-                    name = f"{param.name}" + (f".{path}" if path else "")
+                    name = param.name + ("" if not path else path if path.startswith("[") else f".{path}")
                     found.append(MissingValue(self.city, name, clause, version.start, param.description))
         return found
 

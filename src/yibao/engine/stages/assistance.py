@@ -27,7 +27,7 @@ def medical_assistance(ctx: VisitContext, totals: Totals, state: VisitState) -> 
     taken = sum((getattr(state, f) for f in rule.minus), ZERO)
     basis = max(ZERO, state.self_pay(basis_rule.components) - taken)
     steps: list[TraceStep] = []
-    rate, notes = rules.adjusted(rule.rate, facts, f"{_PARAM}.rate", clause)
+    rate, notes = rules.adjusted(rule.rate, facts, _PARAM, clause)
     regular = ZERO
     if rate and basis > 0:
         regular = round_fen(basis * percent(rate))
@@ -64,7 +64,7 @@ def _limit(ctx: VisitContext, totals: Totals, state: VisitState, rule: Assistanc
     ):
         if limit_node is None:
             continue
-        limit = ctx.rules.amount(limit_node, facts, f"{_PARAM}.{what.replace(' ', '_')}_limit", clause)
+        limit = ctx.rules.amount(limit_node, facts, _PARAM, clause)
         if limit is None:
             continue
         used = totals[counter]
@@ -81,7 +81,7 @@ def _burden_caps(ctx: VisitContext, state: VisitState, rule: AssistanceRule, bas
         if not cap.when.holds(state.facts):
             continue
         clause = cap.reference or ctx.rules.clause(_PARAM)
-        pct = ctx.rules.figure(cap.bear, state.facts, f"{_PARAM}.burden_caps", clause)
+        pct = ctx.rules.figure(cap.bear, state.facts, _PARAM, clause)
         bears = round_fen(state.split.inscp * percent(pct)) + sum((state.component(c) for c in cap.plus), ZERO)
         extra = max(ZERO, basis - bears)
         steps.append(

@@ -44,9 +44,9 @@ def _layer(ctx: VisitContext, totals: Totals, state: VisitState, name: str, laye
     if basis <= 0:
         return state
     fund = layer.fund
-    threshold = rules.amount(layer.threshold, facts, f"{name}.threshold", clause) or ZERO
-    limit = rules.amount(layer.expense_limit, facts, f"{name}.expense_limit", clause)
-    scale: tuple[Segment, ...] = rules.figure(layer.scale, facts, f"{name}.scale", clause)
+    threshold = rules.amount(layer.threshold, facts, name, clause) or ZERO
+    limit = rules.amount(layer.expense_limit, facts, name, clause)
+    scale: tuple[Segment, ...] = rules.figure(layer.scale, facts, name, clause)
     start = totals[f"layer.{fund}.axis"]
     steps = [
         TraceStep(
@@ -62,12 +62,12 @@ def _layer(ctx: VisitContext, totals: Totals, state: VisitState, name: str, laye
     for piece in cut(start, basis, [s.start for s in scale], threshold=threshold, limit=limit):
         if not piece.payable:
             continue
-        rate = clamp_rate(rules.figure(scale[piece.segment].rate, facts, f"{name}.scale", clause))
+        rate = clamp_rate(rules.figure(scale[piece.segment].rate, facts, name, clause))
         part = piece.length * percent(rate)
         exact += part
         steps.append(TraceStep(f"{fund}_segment", LABELS[fund], part, f"axis {piece.low}–{piece.high}: {piece.length} × {rate}%", clause, fund))
     paid = round_fen(exact)
-    cap = rules.amount(layer.payment_limit, facts, f"{name}.payment_limit", clause)
+    cap = rules.amount(layer.payment_limit, facts, name, clause)
     if cap is not None:
         if layer.person_bonus:
             cap += ctx.person.ci_cap_bonus

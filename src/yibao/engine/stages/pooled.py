@@ -259,7 +259,7 @@ def _apply_caps(ctx: VisitContext, totals: Totals, facts: Mapping[str, Any], pai
         if not cap.applies.holds(facts):
             continue
         clause = cap.reference or ctx.rules.clause(pname)
-        limit = _cap_limit(ctx, cap, facts, f"{pname}.{cap.name}", clause)
+        limit = _cap_limit(ctx, cap, facts, pname, clause)
         if limit is None:
             continue
         used = ZERO if cap.per == "visit" else totals[_cap_counter(cap, ctx)]
