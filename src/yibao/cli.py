@@ -130,9 +130,9 @@ def _check(args: argparse.Namespace) -> int:
         return 0
     table = Table(title=f"{doc.name} ({doc.title}): {len(missing)} missing values", title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("parameter.path")
-    table.add_column("clause 条款")
-    table.add_column("what")
+    table.add_column("parameter.path", overflow="fold")
+    table.add_column("clause 条款", overflow="fold")
+    table.add_column("what", overflow="fold")
     for i, m in enumerate(missing, 1):
         table.add_row(str(i), escape(m.name), escape(m.clause), escape(m.description))
     out.print(table)
@@ -147,9 +147,9 @@ def _show(args: argparse.Namespace) -> int:
         raise YibaoError(f"{day} is outside {doc.name}'s policy ({doc.span()})")
     out = Console(highlight=False, width=180)
     table = Table(title=f"{doc.name} · {doc.title} · in force on {day}", title_justify="left", show_lines=True)
-    table.add_column("parameter")
+    table.add_column("parameter", overflow="fold")
     table.add_column("value", overflow="fold")
-    table.add_column("clause 条款")
+    table.add_column("clause 条款", overflow="fold")
     for name, param in sorted(policy.parameters.items()):
         version = param.at(day)
         if version is None:
