@@ -88,7 +88,7 @@ def test_figures_the_text_gives():
     assert val("employee.inpatient.deductible")["regime"] == "highest_level_top_up"
     assert val("resident.inpatient.deductible")["regime"] == "highest_level_top_up"
     # no 当年账户先行支付 (A1) anywhere
-    assert not any(p.type == "benefit" and p.versions[0].value.account_first for p in policy.parameters.values())
+    assert not any(p.type == "benefit" and p.versions[0].value.account_first.text != "never" for p in policy.parameters.values())
 
 
 # ---------------------------------------------------------------------- policy check

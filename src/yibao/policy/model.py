@@ -74,6 +74,8 @@ def _choice(raw: Any, path: str, allowed: dict | set | tuple) -> str:
     return raw
 
 
+NEVER = Condition((("kind", frozenset()),), "never")
+
 # ------------------------------------------------------------------ adjustments
 
 _ADJUST_OPS = {"add": signed_points_leaf, "set": points_leaf, "at_least": points_leaf, "at_most": points_leaf}
@@ -198,7 +200,7 @@ class Benefit:
     """How one benefit line uses the pooled fund."""
 
     pool: str
-    account_first: bool
+    account_first: Condition  # A1: which visits of the line the current-year account pays first
     fund_code: str | None
     pays_when: Condition
     not_paid_reason: str | None
@@ -210,9 +212,11 @@ class Benefit:
 
 def build_benefit(raw: Any, path: str) -> Benefit:
     _fields(raw, path, {"pool"}, {"account_first", "fund_code", "pays_when", "not_paid_reason", "overflow_line", "admission_when", "inherit", "settle_level"})
-    account_first = raw.get("account_first", False)
-    if not isinstance(account_first, bool):
-        raise SelectorError(_join(path, "account_first"), "true or false")
+    raw_a1 = raw.get("account_first", False)
+    if isinstance(raw_a1, bool):
+        account_first = ALWAYS if raw_a1 else NEVER
+    else:
+        account_first = compile_condition(raw_a1, _join(path, "account_first"))
     return Benefit(
         _choice(raw["pool"], _join(path, "pool"), V.POOLS),
         account_first,
@@ -222,7 +226,7 @@ def build_benefit(raw: Any, path: str) -> Benefit:
         _text(raw.get("overflow_line"), _join(path, "overflow_line")),
         compile_condition(raw.get("admission_when"), _join(path, "admission_when"))
         if "admission_when" in raw
-        else (ALWAYS if raw["pool"] == "inpatient" else Condition((("kind", frozenset()),), "never")),
+        else (ALWAYS if raw["pool"] == "inpatient" else NEVER),
         _text(raw.get("inherit"), _join(path, "inherit")),
         _choice(raw["settle_level"], _join(path, "settle_level"), V.LEVELS) if raw.get("settle_level") is not None else None,
     )

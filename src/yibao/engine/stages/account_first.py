@@ -10,7 +10,7 @@ from yibao.policy.model import Benefit
 
 def current_account_first(ctx: VisitContext, totals: Totals, state: VisitState) -> VisitState:
     benefit: Benefit = ctx.rules.require(f"{ctx.scheme}.{state.line}.benefit")
-    if not (benefit.account_first and ctx.visit.use_account and ctx.scheme == "employee"):
+    if not (ctx.visit.use_account and ctx.scheme == "employee" and benefit.account_first.holds(state.facts)):
         return state
     paid = min(ctx.account_current, state.split.inscp)
     if paid <= 0:
