@@ -15,7 +15,6 @@ from yibao.engine.rules import Rules
 from yibao.engine.stages import PIPELINE
 from yibao.engine.state import Totals, TraceStep, VisitState
 from yibao.errors import CaseError, MissingPolicyValue
-from yibao.money import ZERO
 from yibao.policy.loader import CityPolicy, load_city
 
 
@@ -48,10 +47,7 @@ def settle_case(case: Case, policy: CityPolicy | None = None) -> list[Settlement
     account_year: int | None = None
     for visit in case.visits:
         year = visit.date.year
-        try:
-            rules = Rules(policy, visit.date, visit.id)
-        except MissingPolicyValue as exc:  # pragma: no cover - Rules raises CaseError only
-            raise exc.for_visit(visit.id) from None
+        rules = Rules(policy, visit.date, visit.id)
         opening: list[TraceStep] = []
         if account_year is not None and year > account_year and account["account.current"] > 0:
             moved = account["account.current"]
@@ -84,10 +80,3 @@ def settle_case(case: Case, policy: CityPolicy | None = None) -> list[Settlement
 def _cash_step(state: VisitState) -> TraceStep:
     cash = state.split.total - state.fund_total - state.acct_total
     return TraceStep("cash", "个人现金 cash", cash, "what no fund and no account paid", "G7")
-
-
-def balance_check(settlement: Settlement) -> None:
-    """The contract's identities; a failure here is a bug, never a user error."""
-    s = settlement.state
-    assert s.split.total == s.fund_total + s.acct_total + settlement.cash
-    assert min(s.hifp_total, s.hifob, s.hifmi, s.maf, s.acct_total, settlement.cash) >= ZERO
