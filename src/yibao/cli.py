@@ -80,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="settle the bundled demo cases and print them as a table")
     d.set_defaults(run=_demo)
+
+    from yibao.commands import register_all
+
+    register_all(sub)
     return p
 
 
@@ -90,7 +94,8 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
-def _read(path: str) -> str:
+def read_input(path: str) -> str:
+    """The text of a file argument (``-`` is standard input), or one clear error."""
     if path == "-":
         return sys.stdin.read()
     try:
@@ -105,7 +110,7 @@ def _read(path: str) -> str:
 
 
 def _settle(args: argparse.Namespace) -> int:
-    case = parse_case_text(_read(args.case))
+    case = parse_case_text(read_input(args.case))
     policy = load_city(case.city, args.overlay)
     doc = case_json(case.city, case.person.id, settle_case(case, policy))
     if args.explain:

@@ -567,11 +567,50 @@ def _selector_of(leaf: Callable) -> Callable[[Any, str], Any]:
     return lambda raw, path: compile_selector(raw, leaf, path)
 
 
+def text_leaf(raw: Any, path: str) -> str:
+    if not isinstance(raw, str):
+        raise SelectorError(path, f"{raw!r} is not text")
+    return raw
+
+
+def date_leaf(raw: Any, path: str) -> Any:
+    import datetime as _dt
+
+    if not isinstance(raw, _dt.date):
+        raise SelectorError(path, f"{raw!r} is not a date YYYY-MM-DD")
+    return raw
+
+
+def record_leaf(raw: Any, path: str) -> Any:
+    """A record: named figures (each itself a selector), e.g. a premium with its parts.
+
+    Fields hold amounts, ``unlimited``, text or dates; ``null`` is a blank figure."""
+    if not isinstance(raw, dict):
+        return _figure_leaf(raw, path)
+    return {str(k): compile_selector(v, record_leaf, _join(path, str(k))) for k, v in raw.items()}
+
+
+def _figure_leaf(raw: Any, path: str) -> Any:
+    import datetime as _dt
+
+    if isinstance(raw, (_dt.date, list)):
+        return tuple(raw) if isinstance(raw, list) else raw
+    if isinstance(raw, str) and raw != UNLIMITED:
+        try:
+            Decimal(raw)
+        except Exception:  # noqa: BLE001 - text such as a mechanism name
+            return raw
+    return amount_leaf(raw, path)
+
+
 #: type name → (builder, what it is). ``null`` anywhere inside a value means "missing".
 TYPES: dict[str, tuple[Callable[[Any, str], Any], str]] = {
     "amount": (_selector_of(amount_leaf), "an amount in yuan (or a selector of amounts)"),
     "rate": (_selector_of(points_leaf), "a rate in percentage points (or a selector)"),
     "count": (_selector_of(amount_leaf), "a number"),
+    "text": (_selector_of(text_leaf), "a word or name (e.g. a mechanism), or a selector of them"),
+    "date": (_selector_of(date_leaf), "a date"),
+    "record": (_selector_of(record_leaf), "named figures (a mapping), or a selector of records"),
     "lines": (build_lines, "which benefit line settles each visit"),
     "benefit": (build_benefit, "how a benefit line uses the pooled fund"),
     "deductible": (build_deductible, "a deductible (起付标准) and its regime"),

@@ -1,0 +1,17 @@
+"""Sub-commands of ``yibao`` beyond settlement and policy, one module each.
+
+Each module defines ``register(subparsers)`` adding its command(s); :mod:`yibao.cli`
+discovers them all, so a new command is a new file here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+
+def register_all(subparsers: Any) -> None:
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        module.register(subparsers)
