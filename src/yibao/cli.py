@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("case", help="the case file (JSON), or - for standard input")
     s.add_argument("--overlay", action="append", default=[], metavar="F", help="policy overlay supplying or overriding figures (repeatable)")
     s.add_argument("--explain", action="store_true", help="print each settlement and its trace as a readable table instead of JSON")
+    s.add_argument("--history", metavar="H", help="the person's history (docs/lifecycle/history.md): visits are checked against the coverage windows")
     s.set_defaults(run=_settle)
 
     pol = sub.add_parser("policy", help="inspect the policy library", description="Inspect a city's policy: what is in force, what is missing.")
@@ -112,7 +113,12 @@ def read_input(path: str) -> str:
 def _settle(args: argparse.Namespace) -> int:
     case = parse_case_text(read_input(args.case))
     policy = load_city(case.city, args.overlay)
-    doc = case_json(case.city, case.person.id, settle_case(case, policy))
+    history = None
+    if args.history:
+        from yibao.lifecycle.history import parse_history_text
+
+        history = parse_history_text(read_input(args.history))
+    doc = case_json(case.city, case.person.id, settle_case(case, policy, history))
     if args.explain:
         explain(policy.document.name, doc, Console(highlight=False, width=140))
     else:

@@ -12,9 +12,12 @@ from decimal import Decimal
 from yibao.case import Case, Visit
 from yibao.engine.context import VisitContext
 from yibao.engine.rules import Rules
-from yibao.engine.stages import PIPELINE
+from yibao.engine.stages import PIPELINE, UNCOVERED_PIPELINE
+from yibao.lifecycle.coverage import Coverage, coverage_on
+from yibao.lifecycle.history import History
 from yibao.engine.state import Totals, TraceStep, VisitState
 from yibao.errors import CaseError, MissingPolicyValue
+from yibao.money import ZERO
 from yibao.policy.loader import CityPolicy, load_city
 
 
@@ -35,10 +38,17 @@ class Settlement:
         return self.state.split.total - self.state.fund_total - self.state.acct_total
 
 
-def settle_case(case: Case, policy: CityPolicy | None = None) -> list[Settlement]:
-    """Settle every visit of ``case`` in order. Raises a :class:`~yibao.errors.YibaoError`."""
+def settle_case(case: Case, policy: CityPolicy | None = None, history: "History | None" = None) -> list[Settlement]:
+    """Settle every visit of ``case`` in order. Raises a :class:`~yibao.errors.YibaoError`.
+
+    With the person's ``history``, each visit's date is checked against the coverage
+    windows first: an uncovered visit is refused with the reason, or — where the text
+    puts the cost on the person or the employer — settled as 自费 and says so.
+    """
     policy = policy or load_city(case.city)
     person = case.person
+    if history is not None:
+        _same_person(case, history)
     if person.scheme == "resident" and (person.account.current or person.account.history):
         raise CaseError("person.account: residents have no personal account (G8); give zero balances or none")
     settlements: list[Settlement] = []
@@ -65,8 +75,16 @@ def settle_case(case: Case, policy: CityPolicy | None = None) -> list[Settlement
         totals = year_totals.setdefault(year, Totals())
         ctx = VisitContext(person, visit, rules, account["account.current"], account["account.history"])
         state = VisitState(visit.id, year, trace=tuple(opening))
+        stages = PIPELINE
+        if history is not None:
+            cover = coverage_on(history, visit.date, policy)
+            if not cover.covered:
+                if cover.costs_borne_by is None:
+                    raise CaseError(f"visit {visit.id}: not covered on {visit.date}: {cover.reason} ({cover.clause})")
+                state = state.with_(_uncovered_step(cover))
+                stages = UNCOVERED_PIPELINE if cover.account_usable else UNCOVERED_PIPELINE[:1]
         try:
-            for stage in PIPELINE:
+            for stage in stages:
                 state = stage(ctx, totals, state)
         except MissingPolicyValue as exc:
             raise exc.for_visit(visit.id) from None
@@ -75,6 +93,16 @@ def settle_case(case: Case, policy: CityPolicy | None = None) -> list[Settlement
         state = state.with_(_cash_step(state))
         settlements.append(Settlement(visit, state, account["account.current"] + account["account.history"]))
     return settlements
+
+
+def _same_person(case: Case, history: "History") -> None:
+    if history.city != case.city or history.person.id != case.person.id:
+        raise CaseError(f"the history is of {history.city} person {history.person.id}, the case of {case.city} person {case.person.id}")
+
+
+def _uncovered_step(cover: "Coverage") -> TraceStep:
+    who = {"employer": "the employer bears these costs", "person": "the person bears these costs"}[cover.costs_borne_by or "person"]
+    return TraceStep("not_covered", "未在待遇期 not covered — 自费", ZERO, f"{cover.reason}: {who}", cover.clause)
 
 
 def _cash_step(state: VisitState) -> TraceStep:

@@ -184,10 +184,11 @@ class History(_Strict):
         for i, e in enumerate(self.enrolments):
             if e.employer and e.employer not in employers:
                 raise ValueError(f"enrolments[{i}] names employer {e.employer!r}, which is not in `employers`")
-        ordered = sorted(self.enrolments, key=lambda e: e.start)
-        for a, b in zip(ordered, ordered[1:]):
-            if a.end is None or a.end >= b.start:
-                raise ValueError(f"enrolments overlap: one from {a.start} is still open when another starts {b.start}")
+        for scheme in V.SCHEMES:  # the same scheme twice at once is impossible; both schemes at once is 重复参保
+            ordered = sorted((e for e in self.enrolments if e.scheme == scheme), key=lambda e: e.start)
+            for a, b in zip(ordered, ordered[1:]):
+                if a.end is None or a.end >= b.start:
+                    raise ValueError(f"{scheme} enrolments overlap: one from {a.start} is still open when another starts {b.start}")
         seen: set[tuple[str, str, str]] = set()
         for c in self.contributions:
             key = (c.month, c.scheme, c.kind)
@@ -198,8 +199,17 @@ class History(_Strict):
 
     # ------------------------------------------------------------ queries
 
+    def enrolments_on(self, day: dt.date) -> list[Enrolment]:
+        return [e for e in self.enrolments if e.active_on(day)]
+
     def enrolment_on(self, day: dt.date) -> Enrolment | None:
-        return next((e for e in self.enrolments if e.active_on(day)), None)
+        """The enrolment in force; with both schemes at once (重复参保) the employee one."""
+        active = sorted(self.enrolments_on(day), key=lambda e: e.scheme != "employee")
+        return active[0] if active else None
+
+    def previous_enrolment(self, enrolment: Enrolment) -> Enrolment | None:
+        earlier = [e for e in self.enrolments if e.end is not None and e.end < enrolment.start]
+        return max(earlier, key=lambda e: e.end) if earlier else None
 
     def events_of(self, *types: str) -> list[Event]:
         return sorted((e for e in self.events if e.type in types), key=lambda e: e.date)

@@ -584,7 +584,7 @@ def date_leaf(raw: Any, path: str) -> Any:
 def record_leaf(raw: Any, path: str) -> Any:
     """A record: named figures (each itself a selector), e.g. a premium with its parts.
 
-    Fields hold amounts, ``unlimited``, text or dates; ``null`` is a blank figure."""
+    Fields hold amounts, ``unlimited``, text, dates, lists or true/false; ``null`` is a blank figure."""
     if not isinstance(raw, dict):
         return _figure_leaf(raw, path)
     return {str(k): compile_selector(v, record_leaf, _join(path, str(k))) for k, v in raw.items()}
@@ -593,7 +593,7 @@ def record_leaf(raw: Any, path: str) -> Any:
 def _figure_leaf(raw: Any, path: str) -> Any:
     import datetime as _dt
 
-    if isinstance(raw, (_dt.date, list)):
+    if isinstance(raw, (bool, _dt.date, list)):
         return tuple(raw) if isinstance(raw, list) else raw
     if isinstance(raw, str) and raw != UNLIMITED:
         try:

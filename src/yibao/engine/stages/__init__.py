@@ -22,3 +22,7 @@ PIPELINE = (
     medical_assistance,  # 医疗救助
     personal_account,  # 个人账户 for the remaining share, then 现金
 )
+
+#: A visit outside the coverage windows: the bill is split, no fund pays; the account
+#: may pay where the text allows it during a suspension (苏州 第二十一条), then cash.
+UNCOVERED_PIPELINE = (catalogue_split, personal_account)

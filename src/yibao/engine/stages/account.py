@@ -19,6 +19,7 @@ def personal_account(ctx: VisitContext, totals: Totals, state: VisitState) -> Vi
     if remaining <= 0 or ctx.scheme != "employee" or not ctx.visit.use_account:
         return state
     rule: AccountRule = ctx.rules.require(_PARAM)
+    # (an uncovered visit reaches this stage only where the account stays usable)
     clause = ctx.rules.clause(_PARAM)
     balances = {"current": ctx.account_current - state.account_first, "history": ctx.account_history}
     paid = {"current": ZERO, "history": ZERO}

@@ -1,0 +1,441 @@
+"""Coverage windows: is a person covered on a date, under what, since when — and if not,
+why and from when.
+
+The answer is computed from the person's history and the city's ``coverage/*`` policy:
+
+- ``benefit_start``  when benefits start after registration, by way of enrolment
+                     (单位职工, 灵活就业, 失业, newborns, special groups, scheme switches);
+- ``resident_year``  the residents' annual cycle, mid-year enrolment, waiting periods;
+- ``arrears``        suspension for unpaid months, the grace within which a back-payment
+                     restores benefits retroactively, who bears costs meanwhile, and when
+                     benefits return after a late back-payment or an interruption;
+- ``retirement``     the retirees' window for uninterrupted benefits;
+- ``imprisonment``   suspension while imprisoned.
+
+The history is taken as recorded: a back-payment made after the date asked about still
+restores that date retroactively when the rules say so (the answer says so too).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from yibao.engine.rules import Rules
+from yibao.errors import CaseError, MissingPolicyValue
+from yibao.lifecycle.dates import add_months, first_of_month, month_of, natural_month
+from yibao.lifecycle.history import Contribution, Enrolment, History
+from yibao.policy.loader import CityPolicy, load_city
+from yibao.policy.selectors import Missing, resolve
+
+ONE_DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The answer for one date."""
+
+    date: dt.date
+    covered: bool
+    reason: str
+    clause: str
+    scheme: str | None = None
+    category: str | None = None
+    since: dt.date | None = None
+    resumes: dt.date | None = None
+    costs_borne_by: str | None = None  # while not covered: "person", "employer"; None = refused
+    account_usable: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_json(self) -> dict[str, Any]:
+        d = lambda x: x.isoformat() if x else None  # noqa: E731
+        return {
+            "date": d(self.date),
+            "covered": self.covered,
+            "scheme": self.scheme,
+            "category": self.category,
+            "since": d(self.since),
+            "resumes": d(self.resumes),
+            "costs_borne_by": self.costs_borne_by,
+            "account_usable": self.account_usable,
+            "reason": self.reason,
+            "clause": self.clause,
+            "notes": list(self.notes),
+        }
+
+
+class _Policy:
+    """The city's coverage records in force on a date, with blanks refused by name."""
+
+    def __init__(self, policy: CityPolicy, day: dt.date):
+        self.rules = Rules(policy, day, "coverage")
+        self.city = policy.city
+
+    def record(self, name: str) -> dict[str, Any] | None:
+        return self.rules.optional(f"coverage.{name}")
+
+    def entry(self, name: str, key: str) -> dict[str, Any] | None:
+        record = self.record(name)
+        if record is None:
+            return None
+        value = record.get(key)
+        if isinstance(value, Missing):
+            raise MissingPolicyValue(self.city, f"coverage.{name}.{key}", self.rules.clause(f"coverage.{name}"))
+        return value
+
+    def figure(self, entry: dict[str, Any], key: str, name: str) -> Any:
+        value, _ = resolve(entry.get(key), {})
+        if isinstance(value, Missing):
+            raise MissingPolicyValue(self.city, f"coverage.{name}.{key}", str(entry.get("reference") or self.rules.clause(f"coverage.{name}")))
+        return value
+
+    def clause(self, entry: dict[str, Any] | None, name: str) -> str:
+        if entry and isinstance(entry.get("reference"), str):
+            return entry["reference"]
+        return self.rules.clause(f"coverage.{name}")
+
+
+def coverage_on(history: History, day: dt.date, policy: CityPolicy | None = None) -> Coverage:
+    """Coverage on ``day`` from the whole recorded history."""
+    policy = policy or load_city(history.city)
+    p = _Policy(policy, day)
+    ended = _ended(history, day)
+    if ended:
+        return ended
+    enrolment = history.enrolment_on(day)
+    if enrolment is None:
+        return _not_enrolled(history, day)
+    try:
+        start, start_clause, start_notes, account_in_wait = _benefit_start(history, enrolment, day, p)
+    except _NoBenefitYear as exc:
+        return Coverage(day, False, str(exc), exc.clause, enrolment.scheme, enrolment.category, costs_borne_by="person")
+    base = dict(scheme=enrolment.scheme, category=enrolment.category)
+    if day < start:
+        return Coverage(
+            day, False, f"waiting period: benefits start {start}", start_clause, **base,
+            resumes=start, costs_borne_by="person", account_usable=account_in_wait, notes=tuple(start_notes),
+        )
+    since = start
+    notes = list(start_notes)
+    if enrolment.scheme == "employee" and enrolment.mode in ("unit", "flexible", "unemployed"):
+        arrears = _arrears(history, enrolment, day, p)
+        if arrears is not None:
+            if not arrears.covered:
+                return Coverage(day, False, arrears.reason, arrears.clause, **base, resumes=arrears.resumes,
+                                costs_borne_by=arrears.costs_borne_by, account_usable=arrears.account_usable, notes=tuple(notes))
+            since = max(since, arrears.since or since)
+            notes += arrears.notes
+    jailed = _imprisoned(history, day, p)
+    if jailed:
+        return Coverage(day, False, jailed[0], jailed[1], **base, resumes=jailed[2], costs_borne_by="person")
+    return Coverage(day, True, "covered", start_clause, **base, since=since, notes=tuple(notes))
+
+
+# ------------------------------------------------------------------ ends and gaps
+
+
+def _ended(history: History, day: dt.date) -> Coverage | None:
+    for event in history.events_of("death", "emigration"):
+        if event.date <= day:
+            what = "died" if event.type == "death" else "settled abroad"
+            return Coverage(day, False, f"the person {what} on {event.date}; insurance ended", "参保关系终止")
+    return None
+
+
+def _not_enrolled(history: History, day: dt.date) -> Coverage:
+    later = sorted((e for e in history.enrolments if e.start > day), key=lambda e: e.start)
+    earlier = sorted((e for e in history.enrolments if e.end and e.end < day), key=lambda e: e.end)
+    if earlier:
+        why = f"not enrolled on {day}: the last enrolment ({earlier[-1].scheme}, {earlier[-1].category}) ended {earlier[-1].end}"
+    else:
+        why = f"not enrolled on {day}"
+    if later:
+        why += f"; the next enrolment starts {later[0].start}"
+    return Coverage(day, False, why, "参保登记")
+
+
+# ------------------------------------------------------------------ benefit start
+
+
+class _NoBenefitYear(Exception):
+    def __init__(self, message: str, clause: str):
+        super().__init__(message)
+        self.clause = clause
+
+
+def _apply_rule(entry: dict[str, Any], origin: dt.date, p: _Policy, name: str) -> dt.date:
+    """`month: N` → the N-th natural month counting ``origin``'s month; `day: next|same`."""
+    if "month" in entry:
+        n = p.figure(entry, "month", name)
+        return natural_month(origin, int(n))
+    rule = p.figure(entry, "day", name)
+    return origin + ONE_DAY if rule == "next" else origin
+
+
+def _benefit_start(history: History, e: Enrolment, day: dt.date, p: _Policy) -> tuple[dt.date, str, list[str], bool]:
+    """When this enrolment's benefits start (for residents: in ``day``'s year)."""
+    previous = history.previous_enrolment(e)
+    gap_days = (e.start - previous.end).days - 1 if previous and previous.end else None
+    if e.scheme == "resident":
+        return _resident_start(history, e, day, p, previous, gap_days)
+    if e.mode == "retired":
+        return _retiree_start(history, e, p, previous)
+    # continuity: a new employee enrolment right after another keeps benefits running
+    if previous and previous.scheme == "employee" and gap_days is not None and gap_days <= 0:
+        start, clause, notes, account = _benefit_start(history, previous, previous.end, p)
+        return start, clause, notes + [f"continuous with the {previous.mode} enrolment from {previous.start}"], account
+    if previous and previous.scheme == "resident" and gap_days is not None:
+        switch = _switch_rule(p, to_employee=True, gap_days=gap_days)
+        if switch:
+            entry, key = switch
+            return _apply_rule(entry, e.start, p, "benefit_start"), p.clause(entry, "benefit_start"), [f"scheme switch ({key})"], False
+    entry = p.entry("benefit_start", e.mode)
+    if entry is None:
+        raise CaseError(f"{p.city}: coverage.benefit_start has no rule for a {e.mode} enrolment")
+    start = _apply_rule(entry, e.start, p, "benefit_start")
+    account = bool(entry.get("account_usable")) if e.account == "with_account" else False
+    return start, p.clause(entry, "benefit_start"), [], account
+
+
+def _switch_rule(p: _Policy, *, to_employee: bool, gap_days: int) -> tuple[dict[str, Any], str] | None:
+    record = p.record("benefit_start") or {}
+    if to_employee:
+        if gap_days <= 0 and "resident_to_employee" in record:
+            return record["resident_to_employee"], "resident_to_employee"
+        short = record.get("switch_gap_short")
+        if short and gap_days <= 31 * int(p.figure(short, "within_months", "benefit_start")):
+            return short, "switch_gap_short"
+        if "switch_gap_long_to_employee" in record:
+            return record["switch_gap_long_to_employee"], "switch_gap_long_to_employee"
+    return None
+
+
+def _retiree_start(history: History, e: Enrolment, p: _Policy, previous: Enrolment | None) -> tuple[dt.date, str, list[str], bool]:
+    rule = p.record("retirement")
+    event = next((ev for ev in history.events_of("retirement") if ev.date >= e.start - dt.timedelta(days=31)), None)
+    if rule is None or event is None or previous is None or previous.scheme != "employee":
+        return e.start, p.rules.clause("coverage.retirement") or "退休", [], False
+    window = int(p.figure(rule, "window_months", "retirement"))
+    approved = event.approved or event.date
+    if event.date <= add_months(approved, window):
+        start, clause, notes, _ = _benefit_start(history, previous, previous.end or e.start, p)
+        return start, p.clause(rule, "retirement"), notes + [f"retired within {window} months of approval: benefits continue"], False
+    late = natural_month(event.date, int(p.figure(rule, "late_month", "retirement")))
+    return late, p.clause(rule, "retirement"), [f"retirement registered more than {window} months after approval"], False
+
+
+def _premium_for(history: History, year: int) -> Contribution | None:
+    paid = [c for c in history.contributions_of("resident") if c.month == f"{year}-01" and c.paid > 0]
+    return min(paid, key=lambda c: c.paid_date) if paid else None
+
+
+def _resident_start(history: History, e: Enrolment, day: dt.date, p: _Policy, previous: Enrolment | None, gap_days: int | None) -> tuple[dt.date, str, list[str], bool]:
+    year = day.year
+    starts = p.record("benefit_start") or {}
+    # newborns: from birth when enrolled in time
+    newborn = starts.get("newborn")
+    birth = history.person.birth_date
+    if newborn and e.reason == "newborn" and birth.year == year:
+        within = int(p.figure(newborn, "within_months", "benefit_start"))
+        if e.start <= add_months(birth, within):
+            return birth, p.clause(newborn, "benefit_start"), ["newborn enrolled in time: covered from birth"], False
+    premium = _premium_for(history, year)
+    year_rule = p.record("resident_year") or {}
+    if premium is None:
+        raise _NoBenefitYear(f"no resident premium paid for {year}", p.clause(year_rule.get("pay_by"), "resident_year"))
+    paid = premium.paid_date
+    assert paid is not None
+    pay_by = year_rule.get("pay_by")
+    if pay_by is not None:
+        deadline_month = int(p.figure(pay_by, "month", "resident_year.pay_by"))
+        deadline_day = int(p.figure(pay_by, "day", "resident_year.pay_by"))
+        deadline = dt.date(year - 1 if deadline_month == 12 else year, deadline_month, deadline_day)
+        if paid <= deadline:
+            return dt.date(year, 1, 1), p.clause(pay_by, "resident_year"), [f"premium for {year} paid {paid}, in the collection period"], False
+    # paid during the year
+    if previous is not None and previous.scheme == "employee" and "employee_to_resident" in starts and gap_days is not None:
+        rule = starts["employee_to_resident"]
+        within = int(p.figure(rule, "within_months", "benefit_start")) if "within_months" in rule else 0
+        if paid <= add_months(previous.end, within):
+            return _apply_rule(rule, paid, p, "benefit_start"), p.clause(rule, "benefit_start"), ["switch from the employee scheme"], False
+        if "late_month" in rule:
+            return natural_month(paid, int(p.figure(rule, "late_month", "benefit_start"))), p.clause(rule, "benefit_start"), ["switch from the employee scheme after the window: waiting period"], False
+    special = starts.get("resident_special_group")
+    if special and (e.reason == "special_group" or history.events_of("assistance")):
+        return _apply_rule(special, paid, p, "benefit_start"), p.clause(special, "benefit_start"), ["special group enrolled mid-year"], False
+    cont = starts.get("resident_continuation")
+    if cont and e.reason == "continuation":
+        return _apply_rule(cont, paid, p, "benefit_start"), p.clause(cont, "benefit_start"), ["continuation enrolment"], False
+    waiting = year_rule.get("waiting")
+    if waiting is not None:
+        months, notes = _waiting_months(history, year, waiting, p)
+        return add_months(paid, months), p.clause(waiting, "resident_year"), notes, False
+    mid = year_rule.get("mid_year")
+    if mid is None or isinstance(mid.get("month"), Missing) and "reference" in mid and len(mid) == 2:
+        if mid is not None:
+            raise MissingPolicyValue(p.city, "coverage.resident_year.mid_year.month", p.clause(mid, "resident_year"))
+        raise _NoBenefitYear(f"premium for {year} paid {paid}, after the collection period, and no mid-year rule applies", p.rules.clause("coverage.resident_year"))
+    return _apply_rule(mid, paid, p, "resident_year.mid_year"), p.clause(mid, "resident_year"), [f"premium for {year} paid {paid}, mid-year"], False
+
+
+def _waiting_months(history: History, year: int, waiting: dict[str, Any], p: _Policy) -> tuple[int, list[str]]:
+    """杭州: fixed 3 months, +1 for each extra year without insurance, repairable by back-payment."""
+    fixed = int(p.figure(waiting, "fixed_months", "resident_year"))
+    per_gap = int(p.figure(waiting, "per_gap_year", "resident_year"))
+    gaps = 0
+    y = year - 1
+    while y >= history.person.birth_date.year and not _insured_in(history, y):
+        gaps += 1
+        y -= 1
+    repaired = sum(1 for c in history.contributions_of("resident") if c.kind == "back_payment" and c.paid > 0 and int(c.month[:4]) in range(year - gaps, year))
+    variable = max(0, gaps * per_gap - repaired)
+    if gaps >= int(p.figure(waiting, "repair_floor_after_gap_years", "resident_year")) and repaired:
+        floor = int(p.figure(waiting, "repair_floor_months", "resident_year"))
+        variable = max(variable, floor - fixed)
+    return fixed + variable, [f"waiting {fixed} + {variable} months ({gaps} uninsured years, {repaired} repaired by back-payment)"]
+
+
+def _insured_in(history: History, year: int) -> bool:
+    first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    if any(c.month == f"{year}-01" and c.paid > 0 and c.kind == "premium" for c in history.contributions_of("resident")):
+        return True
+    return any(e.scheme == "employee" and e.start <= last and (e.end is None or e.end >= first) for e in history.enrolments)
+
+
+# ------------------------------------------------------------------ arrears
+
+
+@dataclass(frozen=True)
+class _ArrearsAnswer:
+    covered: bool
+    reason: str
+    clause: str
+    since: dt.date | None = None
+    resumes: dt.date | None = None
+    costs_borne_by: str | None = None
+    account_usable: bool = False
+    notes: tuple[str, ...] = ()
+
+
+def _arrears(history: History, e: Enrolment, day: dt.date, p: _Policy) -> _ArrearsAnswer | None:
+    """Suspension for unpaid months up to ``day``; ``None`` when no rule applies."""
+    rule = p.entry("arrears", e.mode if e.mode != "unemployed" else "unit")
+    if rule is None:
+        return None
+    clause = p.clause(rule, "arrears")
+    paid_on = _paid_dates(history, e)
+    months: list[dt.date] = []
+    m = first_of_month(e.start)
+    last = first_of_month(day)
+    while m < last:  # the month of `day` itself is not yet late
+        months.append(m)
+        m = add_months(m, 1)
+    since: dt.date | None = None
+    notes: list[str] = []
+    spells = _spells(months, paid_on)
+    for first, length, cured in spells:
+        result = _spell(first, length, cured, day, rule, p, history, e)
+        if result is None:
+            continue
+        if not result.covered:
+            return _ArrearsAnswer(False, result.reason, clause, resumes=result.resumes, costs_borne_by=result.costs_borne_by, account_usable=result.account_usable)
+        if result.since:
+            since = result.since
+        notes += result.notes
+    return _ArrearsAnswer(True, "covered", clause, since=since, notes=tuple(notes))
+
+
+def _paid_dates(history: History, e: Enrolment) -> dict[dt.date, dt.date]:
+    """Month → the date it was paid in full (the latest payment for that month)."""
+    out: dict[dt.date, dt.date] = {}
+    for c in history.contributions_of("employee"):
+        if c.paid > 0 and c.paid_date is not None:
+            month = month_of(c.month)
+            out[month] = max(out.get(month, c.paid_date), c.paid_date)
+    return out
+
+
+def _spells(months: list[dt.date], paid_on: dict[dt.date, dt.date]) -> list[tuple[dt.date, int, dt.date | None]]:
+    """Runs of months not paid by their month's end: (first month, length, date all were paid)."""
+    spells: list[tuple[dt.date, int, dt.date | None]] = []
+    run: list[dt.date] = []
+    for m in months:
+        paid = paid_on.get(m)
+        if paid is None or paid > add_months(m, 1) - ONE_DAY:
+            run.append(m)
+        elif run:
+            spells.append(_close(run, paid_on))
+            run = []
+    if run:
+        spells.append(_close(run, paid_on))
+    return spells
+
+
+def _close(run: list[dt.date], paid_on: dict[dt.date, dt.date]) -> tuple[dt.date, int, dt.date | None]:
+    dates = [paid_on.get(m) for m in run]
+    cured = None if any(d is None for d in dates) else max(d for d in dates if d is not None)
+    return run[0], len(run), cured
+
+
+def _spell(first: dt.date, length: int, cured: dt.date | None, day: dt.date, rule: dict[str, Any], p: _Policy, history: History, e: Enrolment) -> _ArrearsAnswer | None:
+    name = "arrears"
+    after = int(p.figure(rule, "suspend_after", name))
+    if length < after:
+        return None
+    suspend = natural_month(first, int(p.figure(rule, "suspend_month", name)))
+    if cured is not None and cured < suspend:
+        return None  # paid before any suspension began
+    if day < suspend:
+        return None
+    account = bool(rule.get("account_usable"))
+    grace = _grace_deadline(rule, first, suspend, history, p)
+    if cured is not None and grace is not None and cured <= grace:
+        note = f"months from {first:%Y-%m} back-paid on {cured} within the grace ({grace}): benefits restored retroactively"
+        return _ArrearsAnswer(True, "covered", "", notes=(note,))
+    borne = str(p.figure(rule, "late_costs", name))
+    if cured is None:
+        pending = f"; a back-payment by {grace} restores it retroactively" if grace and day <= grace else ""
+        return _ArrearsAnswer(False, f"suspended from {suspend}: contributions unpaid since {first:%Y-%m}{pending}", "", costs_borne_by=borne, account_usable=account)
+    restore = _restore_date(rule, length, cured, p, e)
+    if day < restore:
+        return _ArrearsAnswer(False, f"suspended from {suspend}: contributions unpaid since {first:%Y-%m}, back-paid {cured} after the grace; benefits return {restore}", "", resumes=restore, costs_borne_by=borne, account_usable=account)
+    return _ArrearsAnswer(True, "covered", "", since=restore, notes=(f"suspended {suspend} – {restore - ONE_DAY} for arrears from {first:%Y-%m}",))
+
+
+def _grace_deadline(rule: dict[str, Any], first: dt.date, suspend: dt.date, history: History, p: _Policy) -> dt.date | None:
+    grace = rule.get("grace")
+    if not isinstance(grace, dict):
+        return None
+    if "days_after_order" in grace:
+        days = int(p.figure(grace, "days_after_order", "arrears"))
+        orders = [ev.date for ev in history.events_of("arrears_order") if ev.date >= first]
+        start = orders[0] if orders else suspend  # readings R25: no order recorded → from the suspension
+        return start + dt.timedelta(days=days)
+    months = int(p.figure(grace, "months", "arrears"))
+    return add_months(first, months) - ONE_DAY
+
+
+def _restore_date(rule: dict[str, Any], length: int, cured: dt.date, p: _Policy, e: Enrolment) -> dt.date:
+    name = "arrears"
+    if "reenrol_after" in rule and length > int(p.figure(rule, "reenrol_after", name)):
+        entry = p.entry("benefit_start", e.mode) or {}
+        return _apply_rule(entry, cured, p, "benefit_start")
+    if "interruption_after" in rule and length > int(p.figure(rule, "interruption_after", name)):
+        return natural_month(cured, int(p.figure(rule, "interruption_restore_month", name)))
+    return natural_month(cured, int(p.figure(rule, "restore_month", name)))
+
+
+# ------------------------------------------------------------------ imprisonment
+
+
+def _imprisoned(history: History, day: dt.date, p: _Policy) -> tuple[str, str, dt.date | None] | None:
+    rule = p.record("imprisonment")
+    if rule is None:
+        return None
+    for event in history.events_of("imprisonment"):
+        start = natural_month(event.date, int(p.figure(rule, "suspend_month", "imprisonment")))
+        release = next((r.date for r in history.events_of("release") if r.date >= event.date), None)
+        if start <= day and (release is None or day < release):
+            return (f"imprisoned: benefits suspended from {start}", p.rules.clause("coverage.imprisonment"), release)
+    return None
