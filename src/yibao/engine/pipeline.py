@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from yibao.case import Case, Visit
 from yibao.engine.context import VisitContext
 from yibao.engine.rules import Rules
 from yibao.engine.stages import PIPELINE, UNCOVERED_PIPELINE
-from yibao.lifecycle.coverage import Coverage, coverage_on
-from yibao.lifecycle.history import History
 from yibao.engine.state import Totals, TraceStep, VisitState
 from yibao.errors import CaseError, MissingPolicyValue
 from yibao.money import ZERO
 from yibao.policy.loader import CityPolicy, load_city
+
+if TYPE_CHECKING:  # the lifecycle reads engine rules, so it is imported where used
+    from yibao.lifecycle.coverage import Coverage
+    from yibao.lifecycle.history import History
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ def settle_case(case: Case, policy: CityPolicy | None = None, history: "History 
         state = VisitState(visit.id, year, trace=tuple(opening))
         stages = PIPELINE
         if history is not None:
+            from yibao.lifecycle.coverage import coverage_on
+
             cover = coverage_on(history, visit.date, policy)
             if not cover.covered:
                 if cover.costs_borne_by is None:

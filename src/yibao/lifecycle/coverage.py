@@ -103,7 +103,7 @@ def coverage_on(history: History, day: dt.date, policy: CityPolicy | None = None
     ended = _ended(history, day)
     if ended:
         return ended
-    enrolment = history.enrolment_on(day)
+    enrolment = history.enrolment_on(day) or _newborn_enrolment(history, day)
     if enrolment is None:
         return _not_enrolled(history, day)
     try:
@@ -141,6 +141,12 @@ def _ended(history: History, day: dt.date) -> Coverage | None:
             what = "died" if event.type == "death" else "settled abroad"
             return Coverage(day, False, f"the person {what} on {event.date}; insurance ended", "参保关系终止")
     return None
+
+
+def _newborn_enrolment(history: History, day: dt.date) -> Enrolment | None:
+    """A newborn registered after birth: the enrolment may reach back to the birth date."""
+    birth = history.person.birth_date
+    return next((e for e in history.enrolments if e.reason == "newborn" and birth <= day < e.start), None)
 
 
 def _not_enrolled(history: History, day: dt.date) -> Coverage:
