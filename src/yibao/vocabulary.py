@@ -40,6 +40,9 @@ FLAGS = {
     "disabled_veteran": "一至六级残疾军人",
     "severe_mental": "严重精神障碍患者",
     "family_planning_hardship": "计生特殊困难家庭",
+    "entitled_group": "享受定期抚恤补助的优抚对象",
+    "welfare_institution": "公办福利机构集中收养人员",
+    "child_in_difficulty": "享受基本生活费的困境儿童",
 }
 
 KINDS = {

@@ -78,9 +78,9 @@ def test_figures_the_text_gives():
     assert val("account.remaining_share") == {"remaining_from": ["current", "history"]}
     assert val("assistance.assistance")["rate"]["base"]["by_assistance"]["destitute"] == 100
     assert val("assistance.assistance")["rate"]["base"]["by_assistance"]["none"] == 0
-    assert val("funding.resident_per_capita_min") == 2.5
-    assert val("funding.resident_personal_share_min") == 3
-    assert val("eligibility.retirement_contribution_years") == 20
+    assert val("contributions.resident_funding")["income_share"] == 2.5
+    assert val("contributions.resident_funding")["personal_min_fraction"] == 3
+    assert val("retirement.requirements")["actual"]["years"] == 20
     assert val("eligibility.benefit_start_month") == 2
     assert val("eligibility.resident_late_enrolment_month") == 3
     assert val("employee.special.deductible") == {"regime": "none"}
@@ -146,15 +146,20 @@ def test_policy_check_lists_every_blank_with_its_clause():
         ("assistance.assistance.annual_limit", "第四十二条"),
         ("diseases.chronic", "第六十条"),
         ("diseases.special", "第六十条"),
-        ("funding.employer_rate", "第九条"),
+        ("contributions.unit.lines.employer.rate", "第九条"),
+        ("contributions.base_limits.floor.share", "第九条"),
+        ("contributions.critical_illness_premium", "第三十六条"),
+        ("retirement.top_up.one_off.rate", "第十一条"),
         ("account.crediting", "第十七条"),
-        ("maternity.allowance_days_first_child", "第四十九条"),
+        ("maternity.birth_days.child_order", "第四十九条"),
+        ("maternity.days_per_month", "第五十条"),
+        ("maternity.qualifying.months", "第四十八条"),
     ]
     for prefix, article_text in families:
         assert any(m.name.startswith(prefix) and article_text in m.clause for m in missing), prefix
         assert any(name.startswith(prefix) and article_text in clause for _, name, clause in rows), prefix
     # the figures the text gives are not listed
-    assert not any(m.name.startswith(("funding.resident_per_capita_min", "eligibility.retirement")) for m in missing)
+    assert not any(m.name.startswith(("contributions.resident_funding", "retirement.requirements")) for m in missing)
 
 
 # ---------------------------------------------------------------------- refusals without an overlay

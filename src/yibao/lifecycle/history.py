@@ -12,7 +12,8 @@ The shape (see ``docs/lifecycle-formats.md``)::
       "contributions": [{"month": "2020-03", "base": "8000.00", "due": "920.00",
                          "paid": "920.00", "paid_date": "2020-03-15", "payer": "employer"}],
       "events": [{"date": "2024-05-01", "type": "arrears_order"}],
-      "credited_years": [{"kind": "deemed", "years": "4.5", "local": true}]
+      "credited_years": [{"kind": "deemed", "years": "4.5", "local": true}],
+      "account_entries": [{"kind": "family_aid", "date": "2024-06-01", "relative": "P-2", "amount": "300.00"}]
     }
 
 Everything is validated at the boundary like a settlement case: unknown keys, unknown
@@ -31,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from yibao.case import Assistance, City, Date, Flag, Money, Scheme, _describe
 from yibao.errors import CaseError
 from yibao import vocabulary as V
+from yibao.lifecycle.account_movements import AccountMovement
 
 Mode = Literal["unit", "flexible", "unemployed", "retired", "resident"]
 Payer = Literal["employer", "person", "unemployment_fund", "government", "pension_fund"]
@@ -92,6 +94,7 @@ class Enrolment(_Strict):
     employer: Optional[str] = None
     grade: int = Field(default=1, ge=1, le=2)
     account: Literal["with_account", "pooled_only"] = "with_account"  # 随州 统账结合 / 单建统筹
+    basis: Literal["wage", "injury_allowance"] = "wage"  # 工伤职工: contributions on the 伤残津贴
     reason: Optional[str] = None
 
     @model_validator(mode="after")
@@ -177,6 +180,8 @@ class History(_Strict):
     contributions: tuple[Contribution, ...] = ()
     events: tuple[Event, ...] = ()
     credited_years: tuple[CreditedYears, ...] = ()
+    #: Recorded personal-account movements (optional; see ``docs/lifecycle/accounts.md``).
+    account_entries: tuple[AccountMovement, ...] = ()
 
     @model_validator(mode="after")
     def _coherent(self) -> "History":
