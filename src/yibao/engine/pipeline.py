@@ -6,6 +6,7 @@ made in that year; the account balances from all postings since the opening bala
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ from yibao.money import ZERO
 from yibao.policy.loader import CityPolicy, load_city
 
 if TYPE_CHECKING:  # the lifecycle reads engine rules, so it is imported where used
+    from yibao.lifecycle.accounts import Ledger
     from yibao.lifecycle.coverage import Coverage
     from yibao.lifecycle.history import History
 
@@ -58,11 +60,17 @@ def settle_case(case: Case, policy: CityPolicy | None = None, history: "History 
     year_totals: dict[int, Totals] = {}
     account = Totals([("account.current", person.account.current), ("account.history", person.account.history)])
     account_year: int | None = None
+    ledger = None
+    if history is not None and person.scheme == "employee":
+        ledger = _ledger(history, policy, max(v.date for v in case.visits))
     for visit in case.visits:
         year = visit.date.year
         rules = Rules(policy, visit.date, visit.id)
         opening: list[TraceStep] = []
-        if account_year is not None and year > account_year and account["account.current"] > 0:
+        if ledger is not None:
+            account, step = _from_ledger(ledger, visit, account, account_year)
+            opening.append(step)
+        elif account_year is not None and year > account_year and account["account.current"] > 0:
             moved = account["account.current"]
             account.add([("account.current", -moved), ("account.history", moved)])
             opening.append(
@@ -95,9 +103,42 @@ def settle_case(case: Case, policy: CityPolicy | None = None, history: "History 
             raise exc.for_visit(visit.id) from None
         totals.add(p for p in state.postings if not p[0].startswith("account."))
         account.add(p for p in state.postings if p[0].startswith("account."))
+        account.add((p[0].replace("account.", "spent."), p[1]) for p in state.postings if p[0].startswith("account."))
         state = state.with_(_cash_step(state))
         settlements.append(Settlement(visit, state, account["account.current"] + account["account.history"]))
     return settlements
+
+
+def _ledger(history: "History", policy: CityPolicy, until: dt.date) -> "Ledger":
+    from yibao.lifecycle.accounts import build_ledger
+
+    return build_ledger(history, policy, until)
+
+
+def _from_ledger(ledger: "Ledger", visit: Visit, account: Totals, account_year: int | None) -> tuple[Totals, TraceStep]:
+    """The balances before ``visit``: the ledger's on the day before, less this case's own
+    earlier account payments (which the ledger does not know). At a year end the ledger
+    rolls its 当年 into 历年, so this case's earlier 当年 payments move with it."""
+    spent_current = -account["spent.current"]
+    spent_history = -account["spent.history"]
+    if account_year is not None and visit.date.year > account_year:
+        spent_history, spent_current = spent_history + spent_current, ZERO
+    base = ledger.balances(visit.date - dt.timedelta(days=1))
+    now = Totals([
+        ("account.current", base.current - spent_current),
+        ("account.history", base.history - spent_history),
+        ("spent.current", -spent_current),
+        ("spent.history", -spent_history),
+    ])
+    step = TraceStep(
+        "account_ledger",
+        "个人账户余额 account balances from the ledger",
+        base.current + base.history,
+        f"ledger balances on {visit.date - dt.timedelta(days=1)}: 当年 {base.current}, 历年 {base.history}; "
+        f"less this case's earlier payments {spent_current + spent_history}",
+        "yibao account statement",
+    )
+    return now, step
 
 
 def _same_person(case: Case, history: "History") -> None:
