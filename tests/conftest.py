@@ -70,3 +70,42 @@ def write_case(tmp_path: Path, case_dict: dict, name: str = "case.json") -> str:
     path = tmp_path / name
     path.write_text(json.dumps(case_dict, ensure_ascii=False), encoding="utf-8")
     return str(path)
+
+
+# ---------------------------------------------------------------- settlement checks
+
+
+def money(value: Any) -> str:
+    """A figure as the contract writes it: two decimals."""
+    from decimal import Decimal
+
+    return f"{Decimal(str(value)):.2f}"
+
+
+def check(s: dict, **want: Any) -> None:
+    """Compare the named contract fields (to the fen) and the contract's identities."""
+    from decimal import Decimal
+
+    got = {k: s[k] for k in want}
+    assert got == {k: money(v) for k, v in want.items()}, f"visit {s['visit_id']}"
+    d = lambda k: Decimal(s[k])  # noqa: E731
+    assert d("medfee_sumamt") == d("fulamt_ownpay_amt") + d("overlmt_selfpay") + d("preselfpay_amt") + d("inscp_scp_amt")
+    assert d("medfee_sumamt") == d("fund_pay_sumamt") + d("psn_part_amt")
+    assert d("fund_pay_sumamt") == d("hifp_pay") + d("hifob_pay") + d("hifmi_pay") + d("maf_pay") + d("oth_pay")
+
+
+def details(s: dict) -> dict[str, str]:
+    """``setldetail`` as fund code → amount."""
+    return {r["fund_pay_type"]: r["fund_payamt"] for r in s["setldetail"]}
+
+
+def split(inscp: Any = 0, pre: Any = 0, over: Any = 0, ful: Any = 0) -> dict:
+    """A bill already split by the catalogue (the case's ``amounts``)."""
+    return {
+        "amounts": {
+            "inscp_scp_amt": str(inscp),
+            "preselfpay_amt": str(pre),
+            "overlmt_selfpay": str(over),
+            "fulamt_ownpay_amt": str(ful),
+        }
+    }

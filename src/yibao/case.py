@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -166,26 +166,38 @@ class Case(_Strict):
     visits: tuple[Visit, ...] = Field(min_length=1)
 
 
-def parse_case_text(text: str) -> Case:
-    """Parse the JSON text of a case. Numbers become ``Decimal``, never ``float``."""
+def decode_json(text: str) -> Any:
+    """JSON text at a boundary: numbers become ``Decimal``, never ``float``."""
     try:
-        raw = json.loads(text, parse_float=Decimal)
+        return json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise CaseError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    return parse_case(raw)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], raw: Any, what: str) -> M:
+    """Validate decoded input against ``model``; one clear :class:`CaseError` on the first problem."""
+    if not isinstance(raw, dict):
+        raise CaseError(f"{what} must be a JSON object")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise CaseError(_describe(exc, raw, what)) from None
+
+
+def parse_case_text(text: str) -> Case:
+    """Parse the JSON text of a case."""
+    return parse_case(decode_json(text))
 
 
 def parse_case(raw: Any) -> Case:
-    """Validate a decoded case; raise one clear :class:`CaseError` on the first problem."""
-    if not isinstance(raw, dict):
-        raise CaseError("a case must be a JSON object with city, person and visits")
-    try:
-        return Case.model_validate(raw)
-    except ValidationError as exc:
-        raise CaseError(_describe(exc, raw)) from None
+    """Validate a decoded case (city, person and visits)."""
+    return validate(Case, raw, "a case")
 
 
-def _describe(exc: ValidationError, raw: dict) -> str:
+def _describe(exc: ValidationError, raw: dict, what: str = "a case") -> str:
     """Turn pydantic's first error into one sentence naming the visit and the field."""
     err = exc.errors()[0]
     loc = list(err["loc"])
@@ -202,7 +214,7 @@ def _describe(exc: ValidationError, raw: dict) -> str:
             where.append(f"[{part}]")
         else:
             where.append(("." if where else "") + str(part))
-    field = "".join(where) or "case"
+    field = "".join(where) or what.split()[-1]
     kind = err["type"]
     if kind == "extra_forbidden":
         return f"{prefix}unknown key {field!r}"

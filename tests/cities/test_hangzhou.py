@@ -8,32 +8,16 @@ stated.
 
 from __future__ import annotations
 
-from decimal import Decimal
 
 import pytest
 
-from conftest import case, settle, visit
+from conftest import case, check, details, settle, split, visit
 
 CITY = "hangzhou"
 DAY = "2026-03-01"
 
 
-def money(value) -> str:
-    return f"{Decimal(str(value)):.2f}"
 
-
-def check(s: dict, **want) -> None:
-    """Compare the named contract fields (to the fen) and the contract's identities."""
-    got = {k: s[k] for k in want}
-    assert got == {k: money(v) for k, v in want.items()}, f"visit {s['visit_id']}"
-    d = lambda k: Decimal(s[k])  # noqa: E731
-    assert d("medfee_sumamt") == d("fulamt_ownpay_amt") + d("overlmt_selfpay") + d("preselfpay_amt") + d("inscp_scp_amt")
-    assert d("medfee_sumamt") == d("fund_pay_sumamt") + d("psn_part_amt")
-    assert d("fund_pay_sumamt") == d("hifp_pay") + d("hifob_pay") + d("hifmi_pay") + d("maf_pay") + d("oth_pay")
-
-
-def details(s: dict) -> dict[str, str]:
-    return {r["fund_pay_type"]: r["fund_payamt"] for r in s["setldetail"]}
 
 
 def v(vid: str = "V1", date: str = DAY, **kw) -> dict:
@@ -43,16 +27,6 @@ def v(vid: str = "V1", date: str = DAY, **kw) -> dict:
 def one(person: dict | None = None, **kw) -> dict:
     return settle(case(CITY, person, v(**kw)))[0]
 
-
-def split(inscp=0, pre=0, over=0, ful=0) -> dict:
-    return {
-        "amounts": {
-            "inscp_scp_amt": str(inscp),
-            "preselfpay_amt": str(pre),
-            "overlmt_selfpay": str(over),
-            "fulamt_ownpay_amt": str(ful),
-        }
-    }
 
 
 RETIRED = {"category": "retired"}

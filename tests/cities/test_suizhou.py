@@ -7,32 +7,16 @@ default account rule to exercise here, so persons carry no account.
 
 from __future__ import annotations
 
-from decimal import Decimal
 
 import pytest
 
-from conftest import case, settle, visit
+from conftest import case, check, details, money, settle, visit
 from yibao.errors import MissingPolicyValue
 
 CITY = "suizhou"
 
 
-def money(value) -> str:
-    return f"{Decimal(str(value)):.2f}"
 
-
-def check(s: dict, **want) -> None:
-    """Compare the named contract fields (to the fen) and the contract's identities."""
-    got = {k: s[k] for k in want}
-    assert got == {k: money(v) for k, v in want.items()}, f"visit {s['visit_id']}"
-    d = lambda k: Decimal(s[k])  # noqa: E731
-    assert d("medfee_sumamt") == d("fulamt_ownpay_amt") + d("overlmt_selfpay") + d("preselfpay_amt") + d("inscp_scp_amt")
-    assert d("medfee_sumamt") == d("fund_pay_sumamt") + d("psn_part_amt")
-    assert d("fund_pay_sumamt") == d("hifp_pay") + d("hifob_pay") + d("hifmi_pay") + d("maf_pay") + d("oth_pay")
-
-
-def details(s: dict) -> dict[str, str]:
-    return {r["fund_pay_type"]: r["fund_payamt"] for r in s["setldetail"]}
 
 
 def one(person: dict | None = None, **kw) -> dict:

@@ -23,14 +23,12 @@ values, impossible dates and overlapping enrolments are refused with one clear m
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from yibao.case import Assistance, City, Date, Flag, Money, Scheme, _describe
-from yibao.errors import CaseError
+from yibao.case import Assistance, City, Date, Flag, Money, Scheme, decode_json, validate
 from yibao import vocabulary as V
 from yibao.lifecycle.account_movements import AccountMovement
 
@@ -228,20 +226,12 @@ class History(_Strict):
 
 
 def parse_history_text(text: str) -> History:
-    try:
-        raw = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise CaseError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    return parse_history(raw)
+    return parse_history(decode_json(text))
 
 
 def parse_history(raw: Any) -> History:
-    if not isinstance(raw, dict):
-        raise CaseError("a person's history is a JSON object with city, person, enrolments, …")
-    try:
-        return History.model_validate(raw)
-    except ValidationError as exc:
-        raise CaseError(_describe(exc, raw).replace("case", "history", 1)) from None
+    """Validate a decoded history (docs/lifecycle/history.md)."""
+    return validate(History, raw, "a person's history")
 
 
 __all__ = ["History", "parse_history", "parse_history_text", "EVENT_TYPES", "City", "Date"]
