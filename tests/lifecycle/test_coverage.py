@@ -356,3 +356,136 @@ def test_settle_with_history_refuses_or_settles_uncovered_visits_as_selfpay(tmp_
     after = write_case(tmp_path, {**c, "visits": [{**c["visits"][0], "date": "2025-08-01"}]}, "c2.json")
     run = run_cli("settle", after, "--history", hp)
     assert run.code == 2 and run.out == "" and "not covered on 2025-08-01" in run.err
+
+
+# ---------------------------------------------------------------------- long lives, one per city
+
+
+def test_hangzhou_long_life_arrears_gap_flexible_retirement():
+    """杭州细则 一、职工医保: registration → next month; unit arrears back-paid within 60 days
+    of the order restored; a 3-month gap (not "more than three") → a new flexible enrolment
+    starts the next month; flexible arrears suspend the next month; retirement right after
+    keeps benefits running."""
+    h = history(
+        "hangzhou",
+        [
+            {"scheme": "employee", "category": "active", "mode": "unit", "employer": "E1", "start": "2026-01-05", "end": "2027-06-30"},
+            {"scheme": "employee", "category": "flexible", "mode": "flexible", "start": "2027-10-08", "end": "2029-12-31"},
+            {"scheme": "employee", "category": "retired", "mode": "retired", "start": "2030-01-01"},
+        ],
+        months("2026-01", "2027-06", late={"2026-03": "2026-05-25"})
+        + months("2027-10", "2029-12", skip=("2028-05", "2028-06"))
+        + [{"month": m, "base": "5000.00", "due": "475.00", "paid": "475.00", "paid_date": "2028-07-20"} for m in ("2028-05", "2028-06")],
+        [{"date": "2026-04-20", "type": "arrears_order"}, {"date": "2029-12-20", "type": "retirement", "approved": "2029-12-01"}],
+        birth="1969-12-01",
+    )
+    check(h, [
+        ("2026-01-05", False, "person"), ("2026-01-31", False, "person"), ("2026-02-01", True, None),
+        ("2026-03-31", True, None), ("2026-04-01", True, None), ("2026-05-01", True, None), ("2026-05-31", True, None),
+        ("2026-12-31", True, None), ("2027-01-01", True, None), ("2027-06-30", True, None),
+        ("2027-07-01", False, None), ("2027-08-15", False, None), ("2027-10-08", False, "person"), ("2027-10-31", False, "person"),
+        ("2027-11-01", True, None), ("2028-01-01", True, None), ("2028-05-31", True, None),
+        ("2028-06-01", False, "person"),   # May unpaid → suspended the next month
+        ("2028-07-25", False, "person"),   # back-paid 07-20 (2 months: not an interruption) …
+        ("2028-08-01", True, None),        # … restored from the next month
+        ("2029-06-30", True, None), ("2029-12-31", True, None),
+        ("2030-01-01", True, None), ("2030-06-01", True, None), ("2031-01-01", True, None),
+    ])
+
+
+def test_suizhou_long_life_unit_arrears_retirement_and_death():
+    """随州 第十条: next month; 断保 after 3 unpaid months, back-paid after more than 6 months:
+    benefits from the month after payment, no retroactive benefits; retirement continues
+    (第十五条); death ends insurance."""
+    late = {f"2025-{m:02d}": "2025-11-20" for m in range(2, 6)}  # Feb–May back-paid in November
+    h = history(
+        "suizhou",
+        [
+            {"scheme": "employee", "category": "active", "mode": "unit", "employer": "E1", "start": "2024-01-02", "end": "2026-06-30"},
+            {"scheme": "employee", "category": "retired", "mode": "retired", "start": "2026-07-01"},
+        ],
+        months("2024-01", "2026-06", late=late),
+        [{"date": "2026-06-20", "type": "retirement", "approved": "2026-06-15"}, {"date": "2028-05-01", "type": "death"}],
+        birth="1966-06-10", sex="M",
+    )
+    check(h, [
+        ("2024-01-02", False, "person"), ("2024-01-31", False, "person"), ("2024-02-01", True, None),
+        ("2024-06-30", True, None), ("2024-12-31", True, None), ("2025-01-31", True, None),
+        ("2025-03-01", True, None),        # Feb–Mar unpaid: not yet 断保
+        ("2025-04-30", True, None),
+        ("2025-05-01", False, "person"),   # Feb, Mar, Apr unpaid: 断保 from the 4th month
+        ("2025-08-15", False, "person"), ("2025-11-25", False, "person"),
+        ("2025-12-01", True, None),        # the month after the late back-payment
+        ("2026-03-01", True, None), ("2026-06-30", True, None),
+        ("2026-07-01", True, None),        # retired, continuous
+        ("2027-01-01", True, None), ("2027-12-31", True, None), ("2028-04-30", True, None),
+        ("2028-05-01", False, None), ("2028-06-01", False, None),
+    ])
+
+
+def test_suzhou_long_life_flexible_gap_resident_and_retirement():
+    """苏州 第二十条: a flexible worker from the 1st of the next month; 第二十一条: unpaid →
+    suspended next month, the person bears the costs; a gap; 第二十九条 a resident premium in
+    the fourth quarter covers the next year, a mid-year one from the next month's 1st;
+    retirement continues."""
+    h = history(
+        "suzhou",
+        [
+            {"scheme": "employee", "category": "flexible", "mode": "flexible", "start": "2025-02-14", "end": "2026-03-31"},
+            {"scheme": "resident", "category": "adult", "mode": "resident", "start": "2026-06-01", "end": "2027-12-31"},
+            {"scheme": "employee", "category": "flexible", "mode": "flexible", "start": "2028-01-10", "end": "2028-12-31"},
+            {"scheme": "employee", "category": "retired", "mode": "retired", "start": "2029-01-01"},
+        ],
+        months("2025-02", "2026-03", skip=("2025-08",))
+        + [{"month": "2025-08", "base": "4000.00", "due": "360.00", "paid": "360.00", "paid_date": "2025-10-05"}]
+        + [{"month": "2026-01", "scheme": "resident", "paid": "500.00", "paid_date": "2026-06-10", "kind": "premium"},
+           {"month": "2027-01", "scheme": "resident", "paid": "500.00", "paid_date": "2026-11-20", "kind": "premium"}]
+        + months("2028-01", "2028-12"),
+        [{"date": "2028-12-20", "type": "retirement", "approved": "2028-12-01"}],
+    )
+    check(h, [
+        ("2025-02-14", False, "person"), ("2025-02-28", False, "person"), ("2025-03-01", True, None),
+        ("2025-07-31", True, None),
+        ("2025-08-31", True, None),        # August not late during August
+        ("2025-09-01", False, "person"),   # suspended from September
+        ("2025-10-10", False, "person"),   # back-paid 10-05 (flexible: no grace) …
+        ("2025-11-01", True, None),        # … from the next month's 1st
+        ("2026-03-31", True, None),
+        ("2026-04-15", False, None), ("2026-05-31", False, None),   # gap: not enrolled
+        ("2026-06-05", False, "person"),   # resident, premium not paid yet … paid 06-10
+        ("2026-06-30", False, "person"),
+        ("2026-07-01", True, None),        # mid-year payment: next month's 1st
+        ("2026-12-31", True, None), ("2027-01-01", True, None), ("2027-12-31", True, None),
+        ("2028-01-15", False, "person"), ("2028-02-01", True, None),
+        ("2028-12-31", True, None), ("2029-01-01", True, None), ("2030-07-01", True, None),
+    ])
+
+
+def test_zhoushan_long_life_arrears_gap_reenrolment_retirement():
+    """舟山 第十三条 2nd natural month; 第十四条: unit arrears past 60 days of the order → the
+    employer bears them, back from the 2nd natural month after payment; 第十五条 a gap;
+    a new flexible enrolment waits again; retirement continues."""
+    h = history(
+        "zhoushan",
+        [
+            {"scheme": "employee", "category": "active", "mode": "unit", "employer": "E1", "start": "2026-01-20", "end": "2027-03-31"},
+            {"scheme": "employee", "category": "flexible", "mode": "flexible", "start": "2027-07-05", "end": "2028-09-30"},
+            {"scheme": "employee", "category": "retired", "mode": "retired", "start": "2028-10-01"},
+        ],
+        months("2026-01", "2027-03", late={"2026-06": "2026-10-10", "2026-07": "2026-10-10"})
+        + months("2027-07", "2028-09", late={"2028-02": "2028-06-30"}),
+        [{"date": "2026-07-20", "type": "arrears_order"}, {"date": "2028-09-25", "type": "retirement", "approved": "2028-09-01"}],
+    )
+    check(h, [
+        ("2026-01-20", False, "person"), ("2026-02-01", True, None), ("2026-06-30", True, None),
+        ("2026-07-01", False, "employer"), # June unpaid; back-paid 10-10, past 60 days of 07-20
+        ("2026-09-15", False, "employer"), ("2026-10-20", False, "employer"),
+        ("2026-11-01", True, None),        # 2nd natural month counting October
+        ("2027-03-31", True, None),
+        ("2027-04-01", False, None), ("2027-06-30", False, None),   # the gap
+        ("2027-07-05", False, "person"), ("2027-08-01", True, None),
+        ("2028-02-29", True, None),
+        ("2028-03-01", False, "person"),   # Feb unpaid (flexible); back-paid 06-30, after the 3 months (to 04-30)
+        ("2028-06-30", False, "person"), ("2028-07-01", True, None),
+        ("2028-09-30", True, None), ("2028-10-01", True, None), ("2029-10-01", True, None),
+    ])
