@@ -115,7 +115,7 @@ RATES = {"current": "0.35", "history": "1.35"}
 def ov(tmp_path_factory) -> dict[str, str]:
     tmp = tmp_path_factory.mktemp("account-overlays")
     return {
-        "jiaxing": overlay(tmp, "jiaxing", {"account.interest": RATES, "account.history_like_current": {"minimum_base": 4462}}),
+        "jiaxing": overlay(tmp, "jiaxing", {"account.interest": RATES, "contributions.published_figures": {"social_insurance_floor": 4462}}),
         "hangzhou": overlay(tmp, "hangzhou", {
             "account.crediting": {"standard": {"by_category": {"active, flexible, unemployed": {"rate": 2}, "retired": {"amount": 150}}}},
             "account.interest": RATES,
@@ -129,7 +129,7 @@ def ov(tmp_path_factory) -> dict[str, str]:
         }),
         "zhoushan": overlay(tmp, "zhoushan", {
             "account.crediting": {"standard": {"by_category": {"active, flexible, unemployed": {"rate": 2}, "retired": {"method": "fixed", "amount": 100}}}},
-            "account.annual_premiums": {"critical_illness": {"amount": 30}},
+            "contributions.critical_illness_premium": {"by_scheme": {"employee": {"total": 100, "lines": {"person": {"share": 30}}}}},
             "account.interest": RATES,
         }),
     }
@@ -184,8 +184,8 @@ def test_jiaxing_unpaid_month_is_not_credited_until_paid():
 
 
 def test_jiaxing_part_above_2pct_of_the_minimum_base_pays_a_relative_premium_15_2(ov):
-    """嘉兴 (十五)2: the credit above 2% × minimum base (4,462 in the overlay) is usable like 历年 —
-    here for a spouse's resident premium when 历年 is empty."""
+    """嘉兴 (十五)2: the credit above 2% × minimum base (the province's floor, (八)1: 4,462 in
+    the overlay) is usable like 历年 — here for a spouse's resident premium when 历年 is empty."""
     h = history("jiaxing", active("2025-01-01"), contributions=paid("8000.00", *months(2025, 1, 5)),
                 relatives=[{"id": "S", "relation": "spouse"}],
                 entries=[{"kind": "premium", "date": "2025-05-20", "premium": "resident", "for": "S", "amount": "300.00"}])
@@ -205,8 +205,8 @@ def test_jiaxing_history_like_part_needs_the_blank_minimum_base_15_2():
                 entries=[{"kind": "premium", "date": "2025-03-20", "premium": "resident", "for": "S", "amount": "100.00"}])
     with pytest.raises(MissingPolicyValue) as err:
         ledger(h, "2025-03-31")
-    assert err.value.name == "account.history_like_current.minimum_base"
-    assert "(十五)2" in err.value.clause
+    assert err.value.name == "contributions.published_figures.social_insurance_floor"
+    assert "(八)1" in err.value.clause
 
 
 def test_jiaxing_family_aid_to_a_sibling_from_history_only_15_2(ov):
@@ -660,11 +660,11 @@ def test_zhoushan_critical_illness_share_from_the_account_is_blank_37(tmp_path):
     h = history("zhoushan", active("2026-01-01"), contributions=paid("5000.00", "2026-01"))
     with pytest.raises(MissingPolicyValue) as err:
         ledger(h, "2026-01-31", (crediting,))
-    assert err.value.name == "account.annual_premiums.critical_illness.amount" and "第三十七条" in err.value.clause
+    assert err.value.name == "contributions.critical_illness_premium.by_scheme[employee].total" and "第三十七条" in err.value.clause
 
 
 def test_zhoushan_with_the_overlay_credit_premium_and_retiree(ov):
-    """舟山 第十七条 (overlay: 2%; retirees 100 fixed); 第三十七条 (overlay: 30 a year)."""
+    """舟山 第十七条 (overlay: 2%; retirees 100 fixed); 第三十六条, 第三十七条 (overlay: 30 % of 100 a year)."""
     h = history("zhoushan", active("2026-01-01", "2026-01-31"), retired("2026-02-01"), contributions=paid("5000.00", "2026-01"))
     lg = ledger(h, "2026-02-28", (ov["zhoushan"],))
     # 2% × 5,000 = 100.00, 30.00 for 大病 at the first credit, 100.00 retired in February
@@ -861,7 +861,7 @@ def test_a_blank_figure_is_named_with_its_clause_through_the_cli(tmp_path):
 
 def test_policy_check_lists_the_account_blanks():
     names = {c: {m.name for m in load_city(c).missing_values() if m.name.startswith("account.")} for c in ("jiaxing", "hangzhou", "suizhou", "suzhou", "zhoushan")}
-    assert names["jiaxing"] == {"account.interest.current", "account.interest.history", "account.history_like_current.minimum_base"}
+    assert names["jiaxing"] == {"account.interest.current", "account.interest.history"}
     assert names["hangzhou"] == {"account.interest.current", "account.interest.history",
                                  "account.crediting.standard.by_category[active, flexible, unemployed].rate",
                                  "account.crediting.standard.by_category[retired].amount"}
@@ -869,7 +869,7 @@ def test_policy_check_lists_the_account_blanks():
                                 "account.family_aid", "account.clearing", "account.inheritance"}
     assert names["suzhou"] == {"account.crediting.standard.by_category[retired].amount", "account.crediting.for_flags.disabled_veteran.amount"}
     assert "account.crediting.standard.by_category[retired]" in names["zhoushan"]
-    assert "account.annual_premiums.critical_illness.amount" in names["zhoushan"]
+    assert not [n for n in names["zhoushan"] if n.startswith("account.annual_premiums")]  # the amount is the contributions' own
 
 
 @pytest.mark.parametrize("command", ["statement", "credit", "rollover", "open", "settle", "premium", "aid", "transfer", "clear", "inherit", "refund-deductible"])

@@ -24,6 +24,7 @@ from typing import Iterator
 from yibao.errors import CaseError, MissingPolicyValue
 from yibao.lifecycle.account_rules import AccountRules, Standard
 from yibao.lifecycle.history import Contribution, Enrolment, Event, History
+from yibao.lifecycle.person import Situation
 from yibao.money import ZERO, fmt, percent, round_fen
 
 _ONE_DAY = dt.timedelta(days=1)
@@ -102,7 +103,7 @@ def _share_credit(history: History, rules: AccountRules, standard: Standard, enr
     memo = f"{month}: {_num(rate)}% of base {fmt(base)}" + ("" if base_month == month else f" (declared for {base_month})")
     if day > start:
         memo += f", paid {day}"
-    like, blank = _history_like(rules, start, enrolment.category, amount)
+    like, blank = _history_like(rules, Situation(history, enrolment, start), amount)
     if like is not None and like > 0:
         memo += f"; {fmt(like)} usable like 历年"
     elif blank:
@@ -142,14 +143,15 @@ def with_account_months(history: History, before: dt.date) -> tuple[int, int]:
     return with_account, pooled
 
 
-def _history_like(rules: AccountRules, day: dt.date, category: str, amount: Decimal) -> tuple[Decimal | None, bool]:
+def _history_like(rules: AccountRules, situation: Situation, amount: Decimal) -> tuple[Decimal | None, bool]:
     """嘉兴 (十五)2: the part of the credit above ``rate`` % of the minimum base; a blank
     minimum base leaves it undetermined (it is needed, and refused, only when used)."""
-    rule = rules.history_like(day)
-    if rule is None or category not in rule.words("categories", ("active", "flexible", "unemployed", "retired")):
+    rule = rules.history_like(situation.day)
+    categories = ("active", "flexible", "unemployed", "retired")
+    if rule is None or situation.enrolment.category not in rule.words("categories", allowed=categories):
         return None, False
     try:
-        floor = round_fen(rule.number("minimum_base") * percent(rule.number("rate")))
+        floor = round_fen(rules.minimum_base(situation) * percent(rule.number("rate")))
     except MissingPolicyValue:
         return None, True
     return max(ZERO, amount - floor), False

@@ -5,11 +5,16 @@ crediting standard, when crediting runs, the year-end rollover and its interest,
 premiums, the premiums and 家庭共济 the account may pay, 嘉兴's 当年 part usable like 历年,
 overdrafts, transfers, clearing, inheritance and 杭州's deductible refund.
 
-:class:`AccountRules` reads them by date. A file that is absent means the city's text has
-no such rule (the reader returns ``None``); a blank figure (``null``) raises
+:class:`AccountRules` reads them by date, each through a
+:class:`~yibao.lifecycle.policy_view.Record`. A file that is absent means the city's text
+has no such rule (the reader returns ``None``); a blank figure (``null``) raises
 :class:`~yibao.errors.MissingPolicyValue` with the name ``yibao policy check`` lists and the
 nearest clause — but only when a computation actually reads it; a malformed record raises
 :class:`~yibao.errors.PolicyError` naming the file and the key.
+
+Two figures the account uses are the contributions' own, stated once there: what a yearly
+premium takes from the account (its lines ``from: current_account``) and the minimum
+contribution base (the floor of ``contributions.base_limits``).
 """
 
 from __future__ import annotations
@@ -17,14 +22,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Mapping
 
 from yibao import vocabulary as V
-from yibao.errors import CaseError, MissingPolicyValue, PolicyError
+from yibao.errors import CaseError
 from yibao.lifecycle.account_movements import CLEARING_GROUNDS, PREMIUMS
+from yibao.lifecycle.contributions import Context, base_limits, from_account, limit
 from yibao.lifecycle.history import EVENT_TYPES, Relation
-from yibao.policy.loader import CityPolicy, Parameter, Version
-from yibao.policy.selectors import Missing, resolve
+from yibao.lifecycle.person import Situation
+from yibao.lifecycle.policy_view import PolicyAt, Record
+from yibao.policy.loader import CityPolicy
 
 SUBS = ("current", "history")
 SUB_NAMES = {"current": "当年账户", "history": "历年账户"}
@@ -33,101 +39,6 @@ RELATIVE_CONDITIONS = {
     "insured_in_province": "insured in the province (参加本省基本医疗保险)",
     "insured_in_city": "insured in the city (参加本市基本医疗保险)",
 }
-_DOC_KEYS = {"reference", "note"}
-_REQUIRED = object()
-
-
-# ------------------------------------------------------------------ reading one record
-
-
-@dataclass(frozen=True)
-class Rec:
-    """A position inside one dated ``record`` value, with the clause that governs it."""
-
-    param: Parameter
-    version: Version
-    node: Any
-    path: str
-    clause: str
-
-    @property
-    def name(self) -> str:
-        return self.param.name + (f".{self.path}" if self.path else "")
-
-    def mapping(self, facts: Mapping[str, Any] | None = None) -> dict:
-        node = self._resolve(self.node, facts or {}, self.path)
-        if not isinstance(node, dict):
-            raise self.error("", f"expected named figures, found {node!r}")
-        return node
-
-    def check(self, allowed: set[str], facts: Mapping[str, Any] | None = None) -> "Rec":
-        unknown = set(self.mapping(facts)) - allowed - _DOC_KEYS
-        if unknown:
-            raise self.error(sorted(unknown)[0], f"unknown key (allowed: {', '.join(sorted(allowed))})")
-        return self
-
-    def has(self, key: str, facts: Mapping[str, Any] | None = None) -> bool:
-        return key in self.mapping(facts)
-
-    def sub(self, key: str, facts: Mapping[str, Any] | None = None) -> "Rec":
-        """The entry under ``key``; a ``reference`` inside it becomes the clause below."""
-        mapping = self.mapping(facts)
-        if key not in mapping:
-            raise self.error(key, "is required")
-        path = self._join(key)
-        node = self._resolve(mapping[key], facts or {}, path)
-        clause = node["reference"] if isinstance(node, dict) and isinstance(node.get("reference"), str) else self.clause
-        return Rec(self.param, self.version, node, path, clause)
-
-    def leaf(self, key: str, facts: Mapping[str, Any] | None = None, default: Any = _REQUIRED) -> Any:
-        mapping = self.mapping(facts)
-        if key not in mapping:
-            if default is _REQUIRED:
-                raise self.error(key, "is required")
-            return default
-        return self._resolve(mapping[key], facts or {}, self._join(key))
-
-    def number(self, key: str, facts: Mapping[str, Any] | None = None) -> Decimal:
-        value = self.leaf(key, facts)
-        if not isinstance(value, Decimal):
-            raise self.error(key, f"{value!r} is not a number")
-        return value
-
-    def word(self, key: str, allowed: Mapping[str, Any] | tuple[str, ...], default: Any = _REQUIRED) -> str:
-        value = self.leaf(key, None, default)
-        if value not in allowed:
-            raise self.error(key, f"{value!r} is not one of {', '.join(allowed)}")
-        return value
-
-    def words(self, key: str, allowed: Mapping[str, Any] | tuple[str, ...], default: tuple = ()) -> tuple[str, ...]:
-        value = self.leaf(key, None, default)
-        items = value if isinstance(value, tuple) else (value,)
-        for item in items:
-            if item not in allowed:
-                raise self.error(key, f"{item!r} is not one of {', '.join(allowed)}")
-        return tuple(items)
-
-    # ------------------------------------------------------------ errors
-
-    def missing(self, path: str) -> MissingPolicyValue:
-        return MissingPolicyValue(self.param.city, self.param.name + (f".{path}" if path else ""), self.clause)
-
-    def error(self, key: str, problem: str) -> PolicyError:
-        label = self.version.start.isoformat() if self.version.start else "effective"
-        path = self._join(key) if key else self.path
-        return PolicyError(self.param.source, f"values[{label}].value" + (f".{path}" if path else ""), problem)
-
-    def _join(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def _resolve(self, node: Any, facts: Mapping[str, Any], path: str) -> Any:
-        try:
-            leaf, _ = resolve(node, facts)
-        except LookupError as exc:
-            raise CaseError(f"{self.param.city}:{self.param.name}: {exc}") from None
-        if isinstance(leaf, Missing):
-            raise self.missing(leaf.path or path)
-        return leaf
 
 
 # ------------------------------------------------------------------ the rules, typed
@@ -138,7 +49,7 @@ class Standard:
     """One month's crediting standard (account/crediting.yaml)."""
 
     method: str  # share_of_base | fixed | none
-    rec: Rec
+    rec: Record
 
     @property
     def clause(self) -> str:
@@ -152,11 +63,11 @@ class Standard:
 
     @property
     def base(self) -> str:
-        return self.rec.word("base", BASES, "month")
+        return self.rec.word("base", allowed=BASES, default="month")
 
     @property
     def prorate(self) -> str:
-        return self.rec.word("prorate", PRORATES, "none")
+        return self.rec.word("prorate", allowed=PRORATES, default="none")
 
 
 METHODS = {"share_of_base": "本人缴费基数的一定比例", "fixed": "定额", "none": "不设个人账户"}
@@ -185,6 +96,15 @@ class Draw:
 
 
 @dataclass(frozen=True)
+class AnnualPremium:
+    """A premium the account pays every year: how much, and from which sub-accounts."""
+
+    premium: str
+    amount: Decimal
+    draw: Draw
+
+
+@dataclass(frozen=True)
 class RelativeRule:
     """Which relatives a use may serve: relations and conditions (insured in the province …)."""
 
@@ -210,25 +130,17 @@ class AccountRules:
         self.policy = policy
         self.city = policy.city
 
-    def record(self, concept: str, day: dt.date) -> Rec | None:
+    def at(self, day: dt.date) -> PolicyAt:
+        """The city's policy on ``day`` (refused when the policy does not cover it)."""
+        return PolicyAt(self.policy, day, str(day))
+
+    def record(self, concept: str, day: dt.date) -> Record | None:
         """``account.<concept>`` on ``day``; ``None`` when the city's text has no such rule."""
-        name = f"account.{concept}"
-        param = self.policy.get(name)
-        if param is None:
-            return None
-        if param.type != "record":
-            raise PolicyError(param.source, "type", f"{name} must be a `record` (it is `{param.type}`)")
-        version = param.at(day)
-        if version is None:
-            doc = self.policy.document
-            raise CaseError(f"{day} is outside {doc.name}'s policy ({doc.title}, {doc.span()})")
-        return Rec(param, version, version.value, "", version.reference)
+        return self.at(day).record(f"account.{concept}")
 
     def clause(self, concept: str, day: dt.date, fallback: str = "") -> str:
         """The clause of ``account.<concept>`` on ``day`` (any parameter type)."""
-        param = self.policy.get(f"account.{concept}")
-        version = param.at(day) if param is not None else None
-        return version.reference if version is not None else fallback
+        return self.at(day).clause(f"account.{concept}") or fallback
 
     # ------------------------------------------------------------ crediting
 
@@ -237,111 +149,125 @@ class AccountRules:
         rec = self.record("crediting", day)
         if rec is None:
             return None
-        rec.check({"standard", "for_flags"})
-        chosen: Rec | None = None
-        if rec.has("for_flags"):
-            special = rec.sub("for_flags")
-            for flag in special.mapping():
-                if flag in _DOC_KEYS:
-                    continue
-                if flag not in V.FLAGS:
-                    raise special.error(flag, f"{flag!r} is not a flag (one of {', '.join(V.FLAGS)})")
-                if flag in flags:
-                    chosen = special.sub(flag)
-                    break
+        rec.check(allowed={"standard", "for_flags"})
+        chosen: Record | None = None
+        special = rec.get("for_flags")
+        for flag in special.keys() if special else ():
+            if flag not in V.FLAGS:
+                raise special.error(flag, f"{flag!r} is not a flag (one of {', '.join(V.FLAGS)})")
+            if flag in flags:
+                chosen = special.sub(flag)
+                break
         if chosen is None:
             chosen = rec.sub("standard", {"category": category, "scheme": "employee"})
-        chosen.check({"method", "rate", "amount", "base", "prorate"})
-        return Standard(chosen.word("method", METHODS), chosen)
+        chosen.check(allowed={"method", "rate", "amount", "base", "prorate"})
+        return Standard(chosen.word("method", allowed=METHODS), chosen)
 
     def period(self, day: dt.date) -> Period:
         rec = self.record("crediting_period", day)
         if rec is None:
             return Period("month", "credited", ("death",), (), (), "")
-        rec.check({"status_on", "leaving_month", "stops", "resumes", "stops_use"})
+        rec.check(allowed={"status_on", "leaving_month", "stops", "resumes", "stops_use"})
         return Period(
-            rec.word("status_on", ("first_day", "month"), "month"),
-            rec.word("leaving_month", ("credited", "not_credited"), "credited"),
-            rec.words("stops", EVENT_TYPES),
-            rec.words("resumes", EVENT_TYPES),
-            rec.words("stops_use", EVENT_TYPES),
+            rec.word("status_on", allowed=("first_day", "month"), default="month"),
+            rec.word("leaving_month", allowed=("credited", "not_credited"), default="credited"),
+            rec.words("stops", allowed=EVENT_TYPES),
+            rec.words("resumes", allowed=EVENT_TYPES),
+            rec.words("stops_use", allowed=EVENT_TYPES),
             rec.clause,
         )
 
-    # ------------------------------------------------------------ year end
-
-    def rollover(self, day: dt.date) -> Rec | None:
-        rec = self.record("rollover", day)
+    def history_like(self, day: dt.date) -> Record | None:
+        """嘉兴 (十五)2: the part of an active member's credit above ``rate`` % of the minimum
+        base (:meth:`minimum_base`) is usable like 历年, except for the uses ``not_for``."""
+        rec = self.record("history_like_current", day)
         if rec is not None:
-            rec.check({"into"})
-            rec.word("into", ("history",))
+            rec.check(allowed={"rate", "categories", "not_for"})
         return rec
 
-    def interest(self, day: dt.date) -> Rec | None:
+    def minimum_base(self, situation: Situation) -> Decimal:
+        """The minimum contribution base on the situation's day: the floor of
+        ``contributions.base_limits`` (嘉兴 (八)1: the province's 缴费基数下限)."""
+        ctx = Context(self.at(situation.day), situation)
+        limits = base_limits(ctx)
+        floor = limit(ctx, limits, "floor")
+        if floor is None:
+            raise limits.error("floor", "is unlimited, but the current-year part usable like 历年 is measured against it")
+        return floor
+
+    # ------------------------------------------------------------ year end
+
+    def rollover(self, day: dt.date) -> Record | None:
+        rec = self.record("rollover", day)
+        if rec is not None:
+            rec.check(allowed={"into"})
+            rec.word("into", allowed=("history",))
+        return rec
+
+    def interest(self, day: dt.date) -> Record | None:
         """Annual rates in percent on each sub-account's year-end balance (read when needed)."""
         rec = self.record("interest", day)
         if rec is not None:
-            rec.check({"current", "history", "into"})
+            rec.check(allowed={"current", "history", "into"})
         return rec
 
-    def annual_premiums(self, day: dt.date) -> list[tuple[str, Rec]]:
-        """Premiums deducted from the account every year (杭州 大病 48, 舟山 第三十七条)."""
-        rec = self.record("annual_premiums", day)
+    def annual_premiums(self, situation: Situation) -> list[AnnualPremium]:
+        """Premiums deducted from the account every year (杭州 大病 48, 舟山 第三十七条): the
+        sub-accounts from ``account.annual_premiums``; the amount from the premium's own
+        ``contributions`` record, its lines paid from the account
+        (:func:`~yibao.lifecycle.contributions.from_account`)."""
+        view = self.at(situation.day)
+        rec = view.record("account.annual_premiums")
         if rec is None:
             return []
+        ctx = Context(view, situation)
         out = []
-        for kind in rec.mapping():
-            if kind in _DOC_KEYS:
-                continue
+        for kind in rec.keys():
             if kind not in PREMIUMS:
                 raise rec.error(kind, f"{kind!r} is not a premium (one of {', '.join(PREMIUMS)})")
-            out.append((kind, rec.sub(kind).check({"amount", "from"})))
+            entry = rec.sub(kind)
+            entry.check(allowed={"from"})
+            draw = Draw(entry.words("from", allowed=SUBS), entry.clause)
+            out.append(AnnualPremium(kind, from_account(ctx, kind), draw))
         return out
 
     # ------------------------------------------------------------ uses
 
     def premium_for_self(self, day: dt.date, premium: str) -> Draw:
         rec = self._need("premiums", day, "premiums paid from the account")
-        rec.check({"self", "relatives"})
-        own = rec.sub("self") if rec.has("self") else None
+        rec.check(allowed={"self", "relatives"})
+        own = rec.get("self")
         if own is None or not own.has(premium):
-            allowed = [k for k in (own.mapping() if own else {}) if k not in _DOC_KEYS]
-            listed = ", ".join(allowed) if allowed else "none"
+            listed = ", ".join(own.keys() if own else ()) or "none"
             raise CaseError(
                 f"{self.policy.document.name}: the account may not pay the member's own {premium} premium "
                 f"(the text lists: {listed}; {rec.clause})"
             )
-        return Draw(own.words(premium, SUBS), own.clause)
+        return Draw(own.words(premium, allowed=SUBS), own.clause)
 
     def premium_for_relative(self, day: dt.date, premium: str) -> tuple[Draw, RelativeRule]:
         rec = self._need("premiums", day, "premiums paid from the account")
-        rec.check({"self", "relatives"})
-        if not rec.has("relatives"):
+        rec.check(allowed={"self", "relatives"})
+        rel = rec.get("relatives")
+        if rel is None:
             raise CaseError(f"{self.policy.document.name}: the account may not pay a relative's premium ({rec.clause})")
-        rel = rec.sub("relatives").check({"relations", "requires", "kinds"})
+        rel.check(allowed={"relations", "requires", "kinds"})
         kinds = rel.sub("kinds")
         if not kinds.has(premium):
-            listed = ", ".join(k for k in kinds.mapping() if k not in _DOC_KEYS) or "none"
+            listed = ", ".join(kinds.keys()) or "none"
             raise CaseError(
                 f"{self.policy.document.name}: the account may not pay a relative's {premium} premium "
                 f"(the text lists: {listed}; {rel.clause})"
             )
-        return Draw(kinds.words(premium, SUBS), rel.clause), self._relatives(rel)
+        return Draw(kinds.words(premium, allowed=SUBS), rel.clause), self._relatives(rel)
 
     def family_aid(self, day: dt.date) -> tuple[Draw, RelativeRule]:
         rec = self._need("family_aid", day, "家庭共济 (family mutual aid)")
-        rec.check({"relations", "requires", "from"})
-        return Draw(rec.words("from", SUBS), rec.clause), self._relatives(rec)
+        rec.check(allowed={"relations", "requires", "from"})
+        return Draw(rec.words("from", allowed=SUBS), rec.clause), self._relatives(rec)
 
-    def _relatives(self, rec: Rec) -> RelativeRule:
-        return RelativeRule(rec.words("relations", RELATIONS), rec.words("requires", RELATIVE_CONDITIONS), rec.clause)
-
-    def history_like(self, day: dt.date) -> Rec | None:
-        """嘉兴 (十五)2: the part of an active member's credit above a share of the minimum base."""
-        rec = self.record("history_like_current", day)
-        if rec is not None:
-            rec.check({"rate", "minimum_base", "categories", "not_for"})
-        return rec
+    def _relatives(self, rec: Record) -> RelativeRule:
+        return RelativeRule(rec.words("relations", allowed=RELATIONS), rec.words("requires", allowed=RELATIVE_CONDITIONS), rec.clause)
 
     # ------------------------------------------------------------ closing
 
@@ -349,41 +275,43 @@ class AccountRules:
         rec = self.record("overdraft", day)
         if rec is None:
             return None
-        rec.check({"offset_from", "living", "deceased"})
+        rec.check(allowed={"offset_from", "living", "deceased"})
         return Overdraft(
-            rec.words("offset_from", SUBS),
-            rec.word("living", ("make_good",)),
-            rec.word("deceased", ("write_off", "make_good")),
+            rec.words("offset_from", allowed=SUBS),
+            rec.word("living", allowed=("make_good",)),
+            rec.word("deceased", allowed=("write_off", "make_good")),
             rec.clause,
         )
 
-    def transfer(self, day: dt.date) -> Rec:
+    def transfer(self, day: dt.date) -> Record:
         rec = self._need("transfer", day, "transferring the account")
-        rec.check({"into"})
-        rec.word("into", SUBS)
+        rec.check(allowed={"into"})
+        rec.word("into", allowed=SUBS)
         return rec
 
     def clearing(self, day: dt.date) -> tuple[tuple[str, ...], str]:
         rec = self._need("clearing", day, "clearing the account (清算/发还)")
-        rec.check({"grounds"})
-        return rec.words("grounds", CLEARING_GROUNDS), rec.clause
+        rec.check(allowed={"grounds"})
+        return rec.words("grounds", allowed=CLEARING_GROUNDS), rec.clause
 
     def inheritance(self, day: dt.date) -> str:
         rec = self._need("inheritance", day, "inheriting the account")
-        rec.check({"to"})
-        rec.word("to", ("heirs",))
+        rec.check(allowed={"to"})
+        rec.word("to", allowed=("heirs",))
         return rec.clause
 
-    def deductible_refund(self, day: dt.date) -> Rec:
+    def deductible_refund(self, day: dt.date) -> Record:
         rec = self._need("deductible_refund", day, "refunding the outpatient deductible of the retirement year")
-        rec.check({"standard", "rate", "into"})
+        rec.check(allowed={"standard", "rate", "into"})
         return rec
 
-    def _need(self, concept: str, day: dt.date, what: str) -> Rec:
+    def _need(self, concept: str, day: dt.date, what: str) -> Record:
         rec = self.record(concept, day)
         if rec is None:
             raise CaseError(f"{self.policy.document.name} ({self.policy.document.title}) has no rule for {what}")
         return rec
 
 
-__all__ = ["AccountRules", "Rec", "Standard", "Period", "Draw", "RelativeRule", "Overdraft", "SUBS", "SUB_NAMES"]
+__all__ = [
+    "AccountRules", "AnnualPremium", "Draw", "Overdraft", "Period", "RelativeRule", "Standard", "SUBS", "SUB_NAMES",
+]

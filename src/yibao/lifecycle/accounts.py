@@ -41,6 +41,7 @@ from yibao.lifecycle.account_movements import (
 )
 from yibao.lifecycle.account_rules import RELATIVE_CONDITIONS, SUB_NAMES, SUBS, AccountRules, Draw, RelativeRule
 from yibao.lifecycle.history import Event, History, Relative
+from yibao.lifecycle.person import Situation, latest_enrolment
 from yibao.money import ZERO, fmt, percent, round_fen
 from yibao.policy.loader import CityPolicy
 from yibao.policy.selectors import Missing, resolve
@@ -237,6 +238,13 @@ class _Builder:
         if not self.doc.covers(day):
             raise CaseError(f"{day} is outside {self.doc.name}'s policy ({self.doc.title}, {self.doc.span()})")
 
+    def situation(self, day: dt.date) -> Situation:
+        """The member on ``day``, under the employee enrolment in force (or the last before it)."""
+        enrolment = latest_enrolment(self.history, "employee", day)
+        if enrolment is None:
+            raise CaseError(f"{self.history.person.id} has no employee enrolment on or before {day}")
+        return Situation(self.history, enrolment, day)
+
     # ------------------------------------------------------------ balances and postings
 
     def balance(self, sub: str) -> Decimal:
@@ -256,17 +264,16 @@ class _Builder:
 
     def annual_premiums(self, year: int, day: dt.date) -> None:
         """Premiums the account pays every year, at the year's first crediting (杭州 三、大病保险)."""
-        for premium, rec in self.rules.annual_premiums(day):
-            amount = round_fen(rec.number("amount"))
-            draw = Draw(rec.words("from", SUBS), rec.clause)
-            self.draw(day, amount, draw, f"the member's {PREMIUMS[premium]} {year}", "premium", f"year {year}", premium, overdraft_ok=True)
+        for annual in self.rules.annual_premiums(self.situation(day)):
+            use = f"the member's {PREMIUMS[annual.premium]} {year}"
+            self.draw(day, round_fen(annual.amount), annual.draw, use, "premium", f"year {year}", annual.premium, overdraft_ok=True)
 
     def transfer_in(self, index: int, event: Event) -> None:
         """转入: the balance brought from the former pooling area (杭州细则: all into 历年)."""
         rule = self.rules.transfer(event.date)
         if event.balance is None:
             raise CaseError(f"events[{index}]: a transfer_in on {event.date} needs the `balance` transferred in")
-        into = rule.word("into", SUBS)
+        into = rule.word("into", allowed=SUBS)
         self.post(event.date, into, event.balance, "transfer_in", rule.clause, f"transferred in{_note(event.note)}", f"events[{index}]")
 
     def transfer_out(self, index: int, event: Event) -> None:
@@ -286,7 +293,7 @@ class _Builder:
             return
         interest = self.rules.interest(day)
         if interest is not None:
-            into = interest.word("into", SUBS, "history")
+            into = interest.word("into", allowed=SUBS, default="history")
             bases = {sub: max(ZERO, self.balance(sub)) for sub in SUBS}  # both on the rollover day
             for sub, base in bases.items():
                 if base > 0:
@@ -405,7 +412,7 @@ class _Builder:
             raise CaseError(f"{source}: no retirement in {m.year}; the deductible refund applies to the retirement year only ({rule.clause})")
         active_months = retired[0].date.month - 1  # the month of retirement counts as retired
         retired_months = 12 - active_months
-        name = rule.leaf("standard")
+        name = rule.word("standard")
         active, pensioner = (self.deductible_standard(name, dt.date(m.year, 12, 31), c, rule.clause) for c in ("active", "retired"))
         due = round_fen((active * active_months + pensioner * retired_months) / 12)
         paid = m.paid if m.paid is not None else self.deductible_paid(m.year, source)
@@ -415,7 +422,7 @@ class _Builder:
             f"{m.year}: due {fmt(active)} × {active_months}/12 + {fmt(pensioner)} × {retired_months}/12 = {fmt(due)}; "
             f"paid {fmt(paid)}; {_num(rate)}% of {fmt(max(ZERO, paid - due))}"
         )
-        self.post(m.date, rule.word("into", SUBS), refund, "deductible_refund", rule.clause, memo, source, ref=str(m.year))
+        self.post(m.date, rule.word("into", allowed=SUBS), refund, "deductible_refund", rule.clause, memo, source, ref=str(m.year))
 
     # ------------------------------------------------------------ closing an account
 
@@ -520,10 +527,10 @@ class _Builder:
     def history_like_available(self, day: dt.date, use_key: str) -> Decimal:
         """嘉兴 (十五)2: what is left this year of 当年's part usable like 历年 (not for 家庭共济)."""
         rule = self.rules.history_like(day)
-        if rule is None or use_key in rule.words("not_for", ("family_aid", "premium")):
+        if rule is None or use_key in rule.words("not_for", allowed=("family_aid", "premium")):
             return ZERO
         if day.year in self.undetermined_years:
-            rule.number("minimum_base")  # blank: raises naming the figure and its clause
+            self.rules.minimum_base(self.situation(day))  # blank: raises naming the figure and its clause
         year = [e for e in self.entries if e.date.year == day.year and e.history_like is not None]
         left = sum((e.history_like for e in year), ZERO)  # type: ignore[misc]
         return max(ZERO, min(self.balance("current"), left))

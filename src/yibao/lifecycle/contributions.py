@@ -206,7 +206,7 @@ def published(ctx: Context, rec: Record, key: str) -> Decimal:
 
 def share_of(ctx: Context, rec: Record) -> tuple[Decimal, str]:
     """``{share: 60, of: average_wage}`` → 60 % of the published figure, rounded to the fen."""
-    rec.check(ctx.facts, {"share", "of"}, {"share", "of"})
+    rec.check(ctx.facts, allowed={"share", "of"}, required={"share", "of"})
     share = rec.number("share", ctx.facts)
     figure = published(ctx, rec, "of")
     return round_fen(figure * percent(share)), f"{share}% of {rec.text('of', ctx.facts)} {fmt(figure)}"
@@ -242,10 +242,17 @@ def base_of(ctx: Context, rec: Record, key: str = "base") -> Base:
     raise rec.error(key, f"{spec!r} is not a base (wage, declared, {{share, of}} or an amount)")
 
 
+def base_limits(ctx: Context) -> Record:
+    """``contributions.base_limits``: the ``floor`` and ``cap`` a declared wage is brought
+    within (read each with :func:`limit`); the floor is the minimum contribution base."""
+    limits = ctx.view.require("contributions.base_limits")
+    limits.check(ctx.facts, allowed={"floor", "cap"}, required={"floor", "cap"})
+    return limits
+
+
 def wage_base(ctx: Context, declared: Decimal) -> Base:
     """The declared wage raised to the floor or lowered to the cap (``contributions.base_limits``)."""
-    limits = ctx.view.require("contributions.base_limits")
-    limits.check(ctx.facts, {"floor", "cap"}, {"floor", "cap"})
+    limits = base_limits(ctx)
     floor, cap = limit(ctx, limits, "floor"), limit(ctx, limits, "cap")
     amount = clamp(declared, floor or ZERO, cap)
     how = f"declared {fmt(declared)}"
@@ -274,29 +281,29 @@ class Schedule:
         return self.rec
 
     def per(self, facts: dict) -> str:
-        return self.holder("per", facts).text("per", facts, ("month", "year"), default="month") or "month"
+        return self.holder("per", facts).text("per", facts, allowed=("month", "year"), default="month") or "month"
 
 
 def load_schedule(ctx: Context, name: str, seen: tuple[str, ...] = ()) -> Schedule:
     """``contributions.<name>``, following ``same_as`` and choosing the first matching variant."""
     rec = ctx.view.require(f"contributions.{name}")
     facts = ctx.facts
-    rec.check(facts, _SCHEDULE_KEYS)
+    rec.check(facts, allowed=_SCHEDULE_KEYS)
     if rec.has("same_as", facts):
-        target = rec.text("same_as", facts, MODES) or ""
+        target = rec.text("same_as", facts, allowed=MODES) or ""
         if target in seen + (name,):
             raise rec.error("same_as", f"{target!r} refers back to itself")
         inner = load_schedule(ctx, target, seen + (name,))
-        paid_by = rec.text("paid_by", facts, PAID_BY)
+        paid_by = rec.text("paid_by", facts, allowed=PAID_BY)
         return replace(inner, paid_by=paid_by or inner.paid_by, paid_by_clause=rec.clause if paid_by else inner.paid_by_clause)
     variant = None
     if rec.has("variants", facts):
         for _, candidate in rec.sub("variants", facts).subs(facts):
-            candidate.check(facts, APPLIES_KEYS | (_SCHEDULE_KEYS - {"variants", "same_as"}))
+            candidate.check(facts, allowed=APPLIES_KEYS | (_SCHEDULE_KEYS - {"variants", "same_as"}))
             if candidate.applies(facts, ctx.extra):
                 variant = candidate
                 break
-    paid_by = rec.text("paid_by", facts, PAID_BY)
+    paid_by = rec.text("paid_by", facts, allowed=PAID_BY)
     return Schedule(rec, variant, paid_by, rec.clause if paid_by else None)
 
 
@@ -319,7 +326,7 @@ def schedule_lines(ctx: Context, sched: Schedule) -> tuple[tuple[Line, ...], Bas
     lines: list[Line] = []
     rests: list[tuple[str, Record]] = []
     for name, lrec in holder.sub("lines", facts).subs(facts):
-        lrec.check(facts, _LINE_KEYS, {"payer"})
+        lrec.check(facts, allowed=_LINE_KEYS, required={"payer"})
         if lrec.raw("amount", facts) == "rest":
             rests.append((name, lrec))
             continue
@@ -333,11 +340,11 @@ def schedule_lines(ctx: Context, sched: Schedule) -> tuple[tuple[Line, ...], Bas
 
 
 def _payer(rec: Record, facts: dict) -> str:
-    return rec.text("payer", facts, PAYERS) or ""
+    return rec.text("payer", facts, allowed=PAYERS) or ""
 
 
 def _source(rec: Record, facts: dict) -> str | None:
-    return rec.text("from", facts, SOURCES)
+    return rec.text("from", facts, allowed=SOURCES)
 
 
 def _line(ctx: Context, name: str, rec: Record, schedule_base: Callable[[], Base], total: Decimal | None) -> Line:
@@ -366,7 +373,7 @@ def _parts(rec: Record, ctx: Context, base: Decimal | None) -> tuple[tuple[str, 
     if not rec.has("parts", ctx.facts):
         return ()
     parts = rec.sub("parts", ctx.facts)
-    parts.check(ctx.facts, set(PARTS))
+    parts.check(ctx.facts, allowed=set(PARTS))
     out = []
     for key in parts.keys(ctx.facts):
         value = parts.number(key, ctx.facts)
@@ -397,10 +404,10 @@ def subsidy_rules(ctx: Context, rules: Record | None) -> list[Subsidy]:
         return []
     found = []
     for name, rule in rules.subs(ctx.facts):
-        rule.check(ctx.facts, _SUBSIDY_KEYS, {"payer", "share", "paid_by"})
+        rule.check(ctx.facts, allowed=_SUBSIDY_KEYS, required={"payer", "share", "paid_by"})
         if rule.applies(ctx.facts, ctx.extra):
             payer = _payer(rule, ctx.facts)
-            paid_by = rule.text("paid_by", ctx.facts, PAID_BY) or ""
+            paid_by = rule.text("paid_by", ctx.facts, allowed=PAID_BY) or ""
             found.append(Subsidy(name, payer, rule.number("share", ctx.facts), paid_by, rule.clause))
     return found
 
@@ -485,16 +492,27 @@ def _schedule_group(ctx: Context, sched: Schedule, name: str) -> Group:
 
 def _premium_group(ctx: Context) -> Group:
     rec = ctx.view.require("contributions.resident_premium")
-    rec.check(ctx.facts, _SCHEDULE_KEYS - {"same_as", "paid_by", "variants"})
+    rec.check(ctx.facts, allowed=_SCHEDULE_KEYS - {"same_as", "paid_by", "variants"})
     sched = Schedule(rec)
     lines, base = schedule_lines(ctx, sched)
     funded = fund(lines, subsidies(ctx), None, None)
     return Group("premium", "year", rec.clause_at(ctx.facts), funded, base, notes=tuple(_funding_checks(ctx, lines)))
 
 
+def from_account(ctx: Context, premium: str) -> Decimal:
+    """What the member's yearly ``premium`` (``contributions.<premium>_premium``) takes from
+    the personal account: its lines ``from: current_account`` (杭州's 大病 48)."""
+    rec = ctx.view.require(f"contributions.{premium}_premium")
+    lines, _ = schedule_lines(ctx, Schedule(rec))
+    taken = [line.amount for line in lines if line.source == "current_account"]
+    if not taken:
+        raise rec.error("", "no line of the premium is paid `from: current_account`, the account's part")
+    return sum(taken, ZERO)
+
+
 def _critical_illness_group(ctx: Context, rec: Record) -> Group:
     """大病保险费: transfers and payments shown for information; not part of the arrears."""
-    rec.check(ctx.facts, {"lines", "total", "base"})
+    rec.check(ctx.facts, allowed={"lines", "total", "base"})
     lines, base = schedule_lines(ctx, Schedule(rec))
     return Group("critical_illness", "year", rec.clause_at(ctx.facts), fund(lines, [], None, None), base, collected=False)
 
@@ -596,6 +614,7 @@ def statement_json(s: Statement) -> dict[str, Any]:
 
 
 __all__ = [
-    "Base", "Context", "Funding", "Group", "Line", "Statement", "Subsidy", "base_of", "fund", "load_schedule",
-    "monthly_statement", "schedule_lines", "statement_json", "subsidy_rules", "wage_base", "yearly_statement",
+    "Base", "Context", "Funding", "Group", "Line", "Statement", "Subsidy", "base_limits", "base_of", "from_account", "fund",
+    "limit", "load_schedule", "monthly_statement", "schedule_lines", "statement_json", "subsidy_rules", "wage_base",
+    "yearly_statement",
 ]

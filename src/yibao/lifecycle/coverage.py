@@ -22,12 +22,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from yibao.engine.rules import Rules
-from yibao.errors import CaseError, MissingPolicyValue
+from yibao.errors import CaseError
 from yibao.lifecycle.dates import add_months, first_of_month, month_of, natural_month
 from yibao.lifecycle.history import Contribution, Enrolment, History
+from yibao.lifecycle.policy_view import PolicyAt, Record
 from yibao.policy.loader import CityPolicy, load_city
-from yibao.policy.selectors import Missing, resolve
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -65,41 +64,10 @@ class Coverage:
         }
 
 
-class _Policy:
-    """The city's coverage records in force on a date, with blanks refused by name."""
-
-    def __init__(self, policy: CityPolicy, day: dt.date):
-        self.rules = Rules(policy, day, "coverage")
-        self.city = policy.city
-
-    def record(self, name: str) -> dict[str, Any] | None:
-        return self.rules.optional(f"coverage.{name}")
-
-    def entry(self, name: str, key: str) -> dict[str, Any] | None:
-        record = self.record(name)
-        if record is None:
-            return None
-        value = record.get(key)
-        if isinstance(value, Missing):
-            raise MissingPolicyValue(self.city, f"coverage.{name}.{key}", self.rules.clause(f"coverage.{name}"))
-        return value
-
-    def figure(self, entry: dict[str, Any], key: str, name: str) -> Any:
-        value, _ = resolve(entry.get(key), {})
-        if isinstance(value, Missing):
-            raise MissingPolicyValue(self.city, f"coverage.{name}.{key}", str(entry.get("reference") or self.rules.clause(f"coverage.{name}")))
-        return value
-
-    def clause(self, entry: dict[str, Any] | None, name: str) -> str:
-        if entry and isinstance(entry.get("reference"), str):
-            return entry["reference"]
-        return self.rules.clause(f"coverage.{name}")
-
-
 def coverage_on(history: History, day: dt.date, policy: CityPolicy | None = None) -> Coverage:
     """Coverage on ``day`` from the whole recorded history."""
     policy = policy or load_city(history.city)
-    p = _Policy(policy, day)
+    view = PolicyAt(policy, day, f"coverage on {day}")
     ended = _ended(history, day)
     if ended:
         return ended
@@ -107,7 +75,7 @@ def coverage_on(history: History, day: dt.date, policy: CityPolicy | None = None
     if enrolment is None:
         return _not_enrolled(history, day)
     try:
-        start, start_clause, start_notes, account_in_wait = _benefit_start(history, enrolment, day, p)
+        start, start_clause, start_notes, account_in_wait = _benefit_start(history, enrolment, day, view)
     except _NoBenefitYear as exc:
         return Coverage(day, False, str(exc), exc.clause, enrolment.scheme, enrolment.category, costs_borne_by="person")
     base = dict(scheme=enrolment.scheme, category=enrolment.category)
@@ -119,17 +87,23 @@ def coverage_on(history: History, day: dt.date, policy: CityPolicy | None = None
     since = start
     notes = list(start_notes)
     if enrolment.scheme == "employee" and enrolment.mode in ("unit", "flexible", "unemployed"):
-        arrears = _arrears(history, enrolment, day, p)
+        arrears = _arrears(history, enrolment, day, view)
         if arrears is not None:
             if not arrears.covered:
                 return Coverage(day, False, arrears.reason, arrears.clause, **base, resumes=arrears.resumes,
                                 costs_borne_by=arrears.costs_borne_by, account_usable=arrears.account_usable, notes=tuple(notes))
             since = max(since, arrears.since or since)
             notes += arrears.notes
-    jailed = _imprisoned(history, day, p)
+    jailed = _imprisoned(history, day, view)
     if jailed:
         return Coverage(day, False, jailed[0], jailed[1], **base, resumes=jailed[2], costs_borne_by="person")
     return Coverage(day, True, "covered", start_clause, **base, since=since, notes=tuple(notes))
+
+
+def _rule(view: PolicyAt, name: str, key: str) -> Record | None:
+    """The entry ``key`` of ``coverage.<name>``; ``None`` when the text has neither."""
+    record = view.record(f"coverage.{name}")
+    return record.get(key) if record is not None else None
 
 
 # ------------------------------------------------------------------ ends and gaps
@@ -170,65 +144,66 @@ class _NoBenefitYear(Exception):
         self.clause = clause
 
 
-def _apply_rule(entry: dict[str, Any], origin: dt.date, p: _Policy, name: str) -> dt.date:
+def _apply_rule(entry: Record, origin: dt.date) -> dt.date:
     """`month: N` → the N-th natural month counting ``origin``'s month; `day: next|same`."""
-    if "month" in entry:
-        n = p.figure(entry, "month", name)
-        return natural_month(origin, int(n))
-    rule = p.figure(entry, "day", name)
+    if entry.has("month"):
+        return natural_month(origin, entry.whole("month"))
+    rule = entry.word("day", allowed=("next", "same"), default="same")
     return origin + ONE_DAY if rule == "next" else origin
 
 
-def _benefit_start(history: History, e: Enrolment, day: dt.date, p: _Policy) -> tuple[dt.date, str, list[str], bool]:
+def _benefit_start(history: History, e: Enrolment, day: dt.date, view: PolicyAt) -> tuple[dt.date, str, list[str], bool]:
     """When this enrolment's benefits start (for residents: in ``day``'s year)."""
     previous = history.previous_enrolment(e)
     gap_days = (e.start - previous.end).days - 1 if previous and previous.end else None
     if e.scheme == "resident":
-        return _resident_start(history, e, day, p, previous, gap_days)
+        return _resident_start(history, e, day, view, previous, gap_days)
     if e.mode == "retired":
-        return _retiree_start(history, e, p, previous)
+        return _retiree_start(history, e, view, previous)
     # continuity: a new employee enrolment right after another keeps benefits running
     if previous and previous.scheme == "employee" and gap_days is not None and gap_days <= 0:
-        start, clause, notes, account = _benefit_start(history, previous, previous.end, p)
+        start, clause, notes, account = _benefit_start(history, previous, previous.end, view)
         return start, clause, notes + [f"continuous with the {previous.mode} enrolment from {previous.start}"], account
     if previous and previous.scheme == "resident" and gap_days is not None:
-        switch = _switch_rule(p, to_employee=True, gap_days=gap_days)
+        switch = _switch_rule(view, gap_days=gap_days)
         if switch:
             entry, key = switch
-            return _apply_rule(entry, e.start, p, "benefit_start"), p.clause(entry, "benefit_start"), [f"scheme switch ({key})"], False
-    entry = p.entry("benefit_start", e.mode)
+            return _apply_rule(entry, e.start), entry.clause, [f"scheme switch ({key})"], False
+    entry = _rule(view, "benefit_start", e.mode)
     if entry is None:
-        raise CaseError(f"{p.city}: coverage.benefit_start has no rule for a {e.mode} enrolment")
-    start = _apply_rule(entry, e.start, p, "benefit_start")
-    account = bool(entry.get("account_usable")) if e.account == "with_account" else False
-    return start, p.clause(entry, "benefit_start"), [], account
+        raise CaseError(f"{view.city}: coverage.benefit_start has no rule for a {e.mode} enrolment")
+    start = _apply_rule(entry, e.start)
+    account = bool(entry.raw("account_usable")) if e.account == "with_account" else False
+    return start, entry.clause, [], account
 
 
-def _switch_rule(p: _Policy, *, to_employee: bool, gap_days: int) -> tuple[dict[str, Any], str] | None:
-    record = p.record("benefit_start") or {}
-    if to_employee:
-        if gap_days <= 0 and "resident_to_employee" in record:
-            return record["resident_to_employee"], "resident_to_employee"
-        short = record.get("switch_gap_short")
-        if short and gap_days <= 31 * int(p.figure(short, "within_months", "benefit_start")):
-            return short, "switch_gap_short"
-        if "switch_gap_long_to_employee" in record:
-            return record["switch_gap_long_to_employee"], "switch_gap_long_to_employee"
+def _switch_rule(view: PolicyAt, *, gap_days: int) -> tuple[Record, str] | None:
+    """The rule for a switch from the resident scheme to the employee scheme after ``gap_days``."""
+    record = view.record("coverage.benefit_start")
+    if record is None:
+        return None
+    if gap_days <= 0 and record.has("resident_to_employee"):
+        return record.sub("resident_to_employee"), "resident_to_employee"
+    short = record.get("switch_gap_short")
+    if short and gap_days <= 31 * short.whole("within_months"):
+        return short, "switch_gap_short"
+    if record.has("switch_gap_long_to_employee"):
+        return record.sub("switch_gap_long_to_employee"), "switch_gap_long_to_employee"
     return None
 
 
-def _retiree_start(history: History, e: Enrolment, p: _Policy, previous: Enrolment | None) -> tuple[dt.date, str, list[str], bool]:
-    rule = p.record("retirement")
+def _retiree_start(history: History, e: Enrolment, view: PolicyAt, previous: Enrolment | None) -> tuple[dt.date, str, list[str], bool]:
+    rule = view.record("coverage.retirement")
     event = next((ev for ev in history.events_of("retirement") if ev.date >= e.start - dt.timedelta(days=31)), None)
     if rule is None or event is None or previous is None or previous.scheme != "employee":
-        return e.start, p.rules.clause("coverage.retirement") or "退休", [], False
-    window = int(p.figure(rule, "window_months", "retirement"))
+        return e.start, view.clause("coverage.retirement") or "退休", [], False
+    window = rule.whole("window_months")
     approved = event.approved or event.date
     if event.date <= add_months(approved, window):
-        start, clause, notes, _ = _benefit_start(history, previous, previous.end or e.start, p)
-        return start, p.clause(rule, "retirement"), notes + [f"retired within {window} months of approval: benefits continue"], False
-    late = natural_month(event.date, int(p.figure(rule, "late_month", "retirement")))
-    return late, p.clause(rule, "retirement"), [f"retirement registered more than {window} months after approval"], False
+        start, clause, notes, _ = _benefit_start(history, previous, previous.end or e.start, view)
+        return start, rule.clause_at(), notes + [f"retired within {window} months of approval: benefits continue"], False
+    late = natural_month(event.date, rule.whole("late_month"))
+    return late, rule.clause_at(), [f"retirement registered more than {window} months after approval"], False
 
 
 def _premium_for(history: History, year: int) -> Contribution | None:
@@ -236,59 +211,55 @@ def _premium_for(history: History, year: int) -> Contribution | None:
     return min(paid, key=lambda c: c.paid_date) if paid else None
 
 
-def _resident_start(history: History, e: Enrolment, day: dt.date, p: _Policy, previous: Enrolment | None, gap_days: int | None) -> tuple[dt.date, str, list[str], bool]:
+def _resident_start(history: History, e: Enrolment, day: dt.date, view: PolicyAt, previous: Enrolment | None, gap_days: int | None) -> tuple[dt.date, str, list[str], bool]:
     year = day.year
-    starts = p.record("benefit_start") or {}
     # newborns: from birth when enrolled in time
-    newborn = starts.get("newborn")
     birth = history.person.birth_date
-    if newborn and e.reason == "newborn" and birth.year == year:
-        within = int(p.figure(newborn, "within_months", "benefit_start"))
-        if e.start <= add_months(birth, within):
-            return birth, p.clause(newborn, "benefit_start"), ["newborn enrolled in time: covered from birth"], False
+    newborn = _rule(view, "benefit_start", "newborn") if e.reason == "newborn" and birth.year == year else None
+    if newborn and e.start <= add_months(birth, newborn.whole("within_months")):
+        return birth, newborn.clause, ["newborn enrolled in time: covered from birth"], False
     premium = _premium_for(history, year)
-    year_rule = p.record("resident_year") or {}
+    pay_by = _rule(view, "resident_year", "pay_by")
     if premium is None:
-        raise _NoBenefitYear(f"no resident premium paid for {year}", p.clause(year_rule.get("pay_by"), "resident_year"))
+        clause = pay_by.clause if pay_by else view.clause("coverage.resident_year")
+        raise _NoBenefitYear(f"no resident premium paid for {year}", clause)
     paid = premium.paid_date
     assert paid is not None
-    pay_by = year_rule.get("pay_by")
     if pay_by is not None:
-        deadline_month = int(p.figure(pay_by, "month", "resident_year.pay_by"))
-        deadline_day = int(p.figure(pay_by, "day", "resident_year.pay_by"))
-        deadline = dt.date(year - 1 if deadline_month == 12 else year, deadline_month, deadline_day)
+        deadline_month = pay_by.whole("month")
+        deadline = dt.date(year - 1 if deadline_month == 12 else year, deadline_month, pay_by.whole("day"))
         if paid <= deadline:
-            return dt.date(year, 1, 1), p.clause(pay_by, "resident_year"), [f"premium for {year} paid {paid}, in the collection period"], False
+            return dt.date(year, 1, 1), pay_by.clause, [f"premium for {year} paid {paid}, in the collection period"], False
     # paid during the year
-    if previous is not None and previous.scheme == "employee" and "employee_to_resident" in starts and gap_days is not None:
-        rule = starts["employee_to_resident"]
-        within = int(p.figure(rule, "within_months", "benefit_start")) if "within_months" in rule else 0
-        if paid <= add_months(previous.end, within):
-            return _apply_rule(rule, paid, p, "benefit_start"), p.clause(rule, "benefit_start"), ["switch from the employee scheme"], False
-        if "late_month" in rule:
-            return natural_month(paid, int(p.figure(rule, "late_month", "benefit_start"))), p.clause(rule, "benefit_start"), ["switch from the employee scheme after the window: waiting period"], False
-    special = starts.get("resident_special_group")
-    if special and (e.reason == "special_group" or history.events_of("assistance")):
-        return _apply_rule(special, paid, p, "benefit_start"), p.clause(special, "benefit_start"), ["special group enrolled mid-year"], False
-    cont = starts.get("resident_continuation")
-    if cont and e.reason == "continuation":
-        return _apply_rule(cont, paid, p, "benefit_start"), p.clause(cont, "benefit_start"), ["continuation enrolment"], False
-    waiting = year_rule.get("waiting")
+    if previous is not None and previous.scheme == "employee" and gap_days is not None:
+        rule = _rule(view, "benefit_start", "employee_to_resident")
+        if rule is not None:
+            within = rule.whole("within_months") if rule.has("within_months") else 0
+            if paid <= add_months(previous.end, within):
+                return _apply_rule(rule, paid), rule.clause, ["switch from the employee scheme"], False
+            if rule.has("late_month"):
+                return natural_month(paid, rule.whole("late_month")), rule.clause, ["switch from the employee scheme after the window: waiting period"], False
+    special_group = e.reason == "special_group" or bool(history.events_of("assistance"))
+    special = _rule(view, "benefit_start", "resident_special_group") if special_group else None
+    if special:
+        return _apply_rule(special, paid), special.clause, ["special group enrolled mid-year"], False
+    cont = _rule(view, "benefit_start", "resident_continuation") if e.reason == "continuation" else None
+    if cont:
+        return _apply_rule(cont, paid), cont.clause, ["continuation enrolment"], False
+    waiting = _rule(view, "resident_year", "waiting")
     if waiting is not None:
-        months, notes = _waiting_months(history, year, waiting, p)
-        return add_months(paid, months), p.clause(waiting, "resident_year"), notes, False
-    mid = year_rule.get("mid_year")
-    if mid is None or isinstance(mid.get("month"), Missing) and "reference" in mid and len(mid) == 2:
-        if mid is not None:
-            raise MissingPolicyValue(p.city, "coverage.resident_year.mid_year.month", p.clause(mid, "resident_year"))
-        raise _NoBenefitYear(f"premium for {year} paid {paid}, after the collection period, and no mid-year rule applies", p.rules.clause("coverage.resident_year"))
-    return _apply_rule(mid, paid, p, "resident_year.mid_year"), p.clause(mid, "resident_year"), [f"premium for {year} paid {paid}, mid-year"], False
+        months, notes = _waiting_months(history, year, waiting)
+        return add_months(paid, months), waiting.clause, notes, False
+    mid = _rule(view, "resident_year", "mid_year")
+    if mid is None:
+        raise _NoBenefitYear(f"premium for {year} paid {paid}, after the collection period, and no mid-year rule applies", view.clause("coverage.resident_year"))
+    return _apply_rule(mid, paid), mid.clause, [f"premium for {year} paid {paid}, mid-year"], False
 
 
-def _waiting_months(history: History, year: int, waiting: dict[str, Any], p: _Policy) -> tuple[int, list[str]]:
+def _waiting_months(history: History, year: int, waiting: Record) -> tuple[int, list[str]]:
     """杭州: fixed 3 months, +1 for each extra year without insurance, repairable by back-payment."""
-    fixed = int(p.figure(waiting, "fixed_months", "resident_year"))
-    per_gap = int(p.figure(waiting, "per_gap_year", "resident_year"))
+    fixed = waiting.whole("fixed_months")
+    per_gap = waiting.whole("per_gap_year")
     gaps = 0
     y = year - 1
     while y >= history.person.birth_date.year and not _insured_in(history, y):
@@ -296,9 +267,8 @@ def _waiting_months(history: History, year: int, waiting: dict[str, Any], p: _Po
         y -= 1
     repaired = sum(1 for c in history.contributions_of("resident") if c.kind == "back_payment" and c.paid > 0 and int(c.month[:4]) in range(year - gaps, year))
     variable = max(0, gaps * per_gap - repaired)
-    if gaps >= int(p.figure(waiting, "repair_floor_after_gap_years", "resident_year")) and repaired:
-        floor = int(p.figure(waiting, "repair_floor_months", "resident_year"))
-        variable = max(variable, floor - fixed)
+    if gaps >= waiting.whole("repair_floor_after_gap_years") and repaired:
+        variable = max(variable, waiting.whole("repair_floor_months") - fixed)
     return fixed + variable, [f"waiting {fixed} + {variable} months ({gaps} uninsured years, {repaired} repaired by back-payment)"]
 
 
@@ -324,12 +294,12 @@ class _ArrearsAnswer:
     notes: tuple[str, ...] = ()
 
 
-def _arrears(history: History, e: Enrolment, day: dt.date, p: _Policy) -> _ArrearsAnswer | None:
+def _arrears(history: History, e: Enrolment, day: dt.date, view: PolicyAt) -> _ArrearsAnswer | None:
     """Suspension for unpaid months up to ``day``; ``None`` when no rule applies."""
-    rule = p.entry("arrears", e.mode if e.mode != "unemployed" else "unit")
+    rule = _rule(view, "arrears", e.mode if e.mode != "unemployed" else "unit")
     if rule is None:
         return None
-    clause = p.clause(rule, "arrears")
+    clause = rule.clause
     paid_on = _paid_dates(history, e)
     months: list[dt.date] = []
     m = first_of_month(e.start)
@@ -341,7 +311,7 @@ def _arrears(history: History, e: Enrolment, day: dt.date, p: _Policy) -> _Arrea
     notes: list[str] = []
     spells = _spells(months, paid_on)
     for first, length, cured in spells:
-        result = _spell(first, length, cured, day, rule, p, history, e)
+        result = _spell(first, length, cured, day, rule, view, history, e)
         if result is None:
             continue
         if not result.covered:
@@ -384,64 +354,61 @@ def _close(run: list[dt.date], paid_on: dict[dt.date, dt.date]) -> tuple[dt.date
     return run[0], len(run), cured
 
 
-def _spell(first: dt.date, length: int, cured: dt.date | None, day: dt.date, rule: dict[str, Any], p: _Policy, history: History, e: Enrolment) -> _ArrearsAnswer | None:
-    name = "arrears"
-    after = int(p.figure(rule, "suspend_after", name))
-    if length < after:
+def _spell(first: dt.date, length: int, cured: dt.date | None, day: dt.date, rule: Record, view: PolicyAt, history: History, e: Enrolment) -> _ArrearsAnswer | None:
+    if length < rule.whole("suspend_after"):
         return None
-    suspend = natural_month(first, int(p.figure(rule, "suspend_month", name)))
+    suspend = natural_month(first, rule.whole("suspend_month"))
     if cured is not None and cured < suspend:
         return None  # paid before any suspension began
     if day < suspend:
         return None
-    account = bool(rule.get("account_usable"))
-    grace = _grace_deadline(rule, first, suspend, history, p)
+    account = bool(rule.raw("account_usable"))
+    grace = _grace_deadline(rule, first, suspend, history)
     if cured is not None and grace is not None and cured <= grace:
         note = f"months from {first:%Y-%m} back-paid on {cured} within the grace ({grace}): benefits restored retroactively"
         return _ArrearsAnswer(True, "covered", "", notes=(note,))
-    borne = str(p.figure(rule, "late_costs", name))
+    borne = rule.word("late_costs")
     if cured is None:
         pending = f"; a back-payment by {grace} restores it retroactively" if grace and day <= grace else ""
         return _ArrearsAnswer(False, f"suspended from {suspend}: contributions unpaid since {first:%Y-%m}{pending}", "", costs_borne_by=borne, account_usable=account)
-    restore = _restore_date(rule, length, cured, p, e)
+    restore = _restore_date(rule, length, cured, view, e)
     if day < restore:
         return _ArrearsAnswer(False, f"suspended from {suspend}: contributions unpaid since {first:%Y-%m}, back-paid {cured} after the grace; benefits return {restore}", "", resumes=restore, costs_borne_by=borne, account_usable=account)
     return _ArrearsAnswer(True, "covered", "", since=restore, notes=(f"suspended {suspend} – {restore - ONE_DAY} for arrears from {first:%Y-%m}",))
 
 
-def _grace_deadline(rule: dict[str, Any], first: dt.date, suspend: dt.date, history: History, p: _Policy) -> dt.date | None:
+def _grace_deadline(rule: Record, first: dt.date, suspend: dt.date, history: History) -> dt.date | None:
     grace = rule.get("grace")
-    if not isinstance(grace, dict):
+    if grace is None:
         return None
-    if "days_after_order" in grace:
-        days = int(p.figure(grace, "days_after_order", "arrears"))
+    if grace.has("days_after_order"):
+        days = grace.whole("days_after_order")
         orders = [ev.date for ev in history.events_of("arrears_order") if ev.date >= first]
         start = orders[0] if orders else suspend  # readings R25: no order recorded → from the suspension
         return start + dt.timedelta(days=days)
-    months = int(p.figure(grace, "months", "arrears"))
+    months = grace.whole("months")
     return add_months(first, months) - ONE_DAY
 
 
-def _restore_date(rule: dict[str, Any], length: int, cured: dt.date, p: _Policy, e: Enrolment) -> dt.date:
-    name = "arrears"
-    if "reenrol_after" in rule and length > int(p.figure(rule, "reenrol_after", name)):
-        entry = p.entry("benefit_start", e.mode) or {}
-        return _apply_rule(entry, cured, p, "benefit_start")
-    if "interruption_after" in rule and length > int(p.figure(rule, "interruption_after", name)):
-        return natural_month(cured, int(p.figure(rule, "interruption_restore_month", name)))
-    return natural_month(cured, int(p.figure(rule, "restore_month", name)))
+def _restore_date(rule: Record, length: int, cured: dt.date, view: PolicyAt, e: Enrolment) -> dt.date:
+    if rule.has("reenrol_after") and length > rule.whole("reenrol_after"):
+        entry = _rule(view, "benefit_start", e.mode)
+        return _apply_rule(entry, cured) if entry else cured
+    if rule.has("interruption_after") and length > rule.whole("interruption_after"):
+        return natural_month(cured, rule.whole("interruption_restore_month"))
+    return natural_month(cured, rule.whole("restore_month"))
 
 
 # ------------------------------------------------------------------ imprisonment
 
 
-def _imprisoned(history: History, day: dt.date, p: _Policy) -> tuple[str, str, dt.date | None] | None:
-    rule = p.record("imprisonment")
+def _imprisoned(history: History, day: dt.date, view: PolicyAt) -> tuple[str, str, dt.date | None] | None:
+    rule = view.record("coverage.imprisonment")
     if rule is None:
         return None
     for event in history.events_of("imprisonment"):
-        start = natural_month(event.date, int(p.figure(rule, "suspend_month", "imprisonment")))
+        start = natural_month(event.date, rule.whole("suspend_month"))
         release = next((r.date for r in history.events_of("release") if r.date >= event.date), None)
         if start <= day and (release is None or day < release):
-            return (f"imprisoned: benefits suspended from {start}", p.rules.clause("coverage.imprisonment"), release)
+            return (f"imprisoned: benefits suspended from {start}", rule.clause, release)
     return None

@@ -32,14 +32,13 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from yibao.case import Date, Money, _describe
-from yibao.engine.rules import Rules
-from yibao.errors import CaseError, MissingPolicyValue, PolicyError
+from yibao.errors import CaseError
 from yibao.lifecycle.coverage import coverage_on
 from yibao.lifecycle.dates import add_months, first_of_month, month_of, months_between
 from yibao.lifecycle.history import Enrolment, History, parse_history
+from yibao.lifecycle.policy_view import PolicyAt, Record
 from yibao.money import FEN, fmt, round_fen
 from yibao.policy.loader import CityPolicy
-from yibao.policy.selectors import Missing, resolve
 
 #: Family-planning procedures with allowance days, and who undergoes them.
 PROCEDURES = {
@@ -364,72 +363,6 @@ class _NotEligible(Exception):
         self.check, self.reason, self.clause = check, reason, clause
 
 
-# ====================================================================== the city's figures
-
-
-class _Figures:
-    """The city's ``maternity.*`` parameters in force on the event date; a blank is refused
-    with its name and clause, a rule the text does not have is ``None``."""
-
-    def __init__(self, policy: CityPolicy, day: dt.date, claim_id: str):
-        doc = policy.document
-        if not doc.covers(day):
-            raise CaseError(f"claim {claim_id}: the event date {day} is outside {doc.name}'s policy ({doc.span()})")
-        self.rules = Rules(policy, day, claim_id)
-        self.city = policy.city
-
-    def get(self, name: str) -> Any | None:
-        found = self.rules.version(f"maternity.{name}")
-        if found is None:
-            return None
-        _, version = found
-        if isinstance(version.value, Missing):
-            raise MissingPolicyValue(self.city, f"maternity.{name}", version.reference)
-        return version.value
-
-    def require(self, name: str) -> Any:
-        value = self.get(name)
-        if value is None:
-            raise PolicyError(f"{self.city} policy", f"maternity.{name}", "is needed for the maternity allowance but is not defined")
-        return value
-
-    def clause(self, name: str, entry: Any = None) -> str:
-        """An entry's own ``reference``, else the parameter's clause."""
-        if isinstance(entry, dict) and isinstance(entry.get("reference"), str):
-            return entry["reference"]
-        return self.rules.clause(f"maternity.{name}")
-
-    def field(self, record: dict[str, Any], key: str, name: str) -> Any:
-        """A field of (a record inside) parameter ``maternity.<name>``, ``None`` when absent; a
-        blank one is refused by its full name (its path inside the value is its own)."""
-        if key not in record:
-            return None
-        try:
-            leaf, _ = resolve(record[key], {})
-        except LookupError as exc:
-            raise PolicyError(f"{self.city} policy", f"maternity.{name}", str(exc)) from None
-        if isinstance(leaf, Missing):
-            raise MissingPolicyValue(self.city, f"maternity.{name}.{leaf.path}".rstrip("."), self.clause(name, record))
-        return leaf
-
-    def number(self, name: str) -> int:
-        """A whole-number parameter (``count``)."""
-        leaf, _ = resolve(self.require(name), {})
-        return self.whole(leaf, name)
-
-    def whole(self, value: Any, where: str) -> int:
-        if not isinstance(value, Decimal) or value != value.to_integral_value() or value < 0:
-            raise PolicyError(f"{self.city} policy", f"maternity.{where}", f"{value!r} is not a whole number")
-        return int(value)
-
-    def word(self, record: dict[str, Any], key: str, name: str, allowed: tuple[str, ...]) -> str:
-        """A field that names a mechanism: one of ``allowed``."""
-        value = self.field(record, key, name)
-        if value not in allowed:
-            raise PolicyError(f"{self.city} policy", f"maternity.{name}", f"`{key}`: {value!r} is not one of {', '.join(allowed)}")
-        return value
-
-
 # ====================================================================== the assessment
 
 
@@ -439,15 +372,15 @@ def assess(mc: MaternityClaim, policy: CityPolicy) -> Assessment:
     if history.city != policy.city:
         raise mc.error(f"the history is for {history.city}, the policy for {policy.city}")
     out = Assessment(policy.city, mc.claim.id, history.person.id, event)
-    fig = _Figures(policy, event.date, mc.claim.id)
+    view = PolicyAt(policy, event.date, f"claim {mc.claim.id}: the event date {event.date}")
     try:
-        enrolment = _covered(fig, mc, policy, out)
+        enrolment = _covered(view, mc, policy, out)
         out.mode = enrolment.mode
-        entitled = _entitlement(fig, mc, enrolment.mode, out)
-        out.days, out.days_clause = _days(fig, mc, out)
-        out.nutrition_subsidy = _nutrition_subsidy(fig, event)
-        out.base = _monthly_base(fig, mc, entitled, enrolment)
-        _continuity(fig, mc, out)
+        entitled = _entitlement(view, mc, enrolment.mode, out)
+        out.days, out.days_clause = _days(view, mc, out)
+        out.nutrition_subsidy = _nutrition_subsidy(view, event)
+        out.base = _monthly_base(view, mc, entitled, enrolment)
+        _continuity(view, mc, out)
         out.payee = _payee(mc, entitled, enrolment)
     except _NotEligible as stop:
         out.eligible, out.reason, out.clause = False, stop.reason, stop.clause
@@ -456,21 +389,21 @@ def assess(mc: MaternityClaim, policy: CityPolicy) -> Assessment:
         return out
     # one rounding, of the exact product (money.py)
     out.allowance = round_fen(out.base.monthly * out.total_days / out.base.days_per_month)
-    _claim_deadline(fig, mc, out)
+    _claim_deadline(view, mc, out)
     return out
 
 
 # ---------------------------------------------------------------------- coverage
 
 
-def _covered(fig: _Figures, mc: MaternityClaim, policy: CityPolicy, out: Assessment) -> Enrolment:
+def _covered(view: PolicyAt, mc: MaternityClaim, policy: CityPolicy, out: Assessment) -> Enrolment:
     """The event falls in the employee scheme's benefit period (生育保险待遇享受起始时间与职工
     医保一致: 嘉兴 (四十), 杭州办法 五, 舟山 第四十八条; 随州 第三十三条; 苏州 第二十五条)."""
     day = mc.event.date
     enrolment = mc.history.enrolment_on(day)
     if enrolment is None or enrolment.scheme != "employee":
         where = "not enrolled" if enrolment is None else "enrolled in the resident scheme"
-        raise _NotEligible("coverage", f"{where} on {day}: the allowance is a benefit of the employee scheme's 生育保险", fig.clause("entitlement"))
+        raise _NotEligible("coverage", f"{where} on {day}: the allowance is a benefit of the employee scheme's 生育保险", view.clause("maternity.entitlement"))
     answer = coverage_on(mc.history, day, policy)
     if answer.covered:
         out.checks.append(Check("coverage", True, f"covered on {day} as {MODES.get(enrolment.mode, enrolment.mode)}", answer.clause))
@@ -496,166 +429,140 @@ class _Entitled:
     clause: str
 
 
-def _entitlement(fig: _Figures, mc: MaternityClaim, mode: str, out: Assessment) -> _Entitled:
+def _entitlement(view: PolicyAt, mc: MaternityClaim, mode: str, out: Assessment) -> _Entitled:
     """Who receives the allowance: the claimant's circumstances first, then her way of
     enrolment on the event date (舟山 第五十条: 按生育当月参保情况判断)."""
-    record = fig.require("entitlement")
-    name = "entitlement"
+    record = view.require("maternity.entitlement")
     keys = [c for c in CIRCUMSTANCES if getattr(mc.claim, c)] + [mode]
     for key in keys:
-        if key not in record:
+        entry = record.get(key)
+        if entry is None or entry.has("modes") and mode not in entry.words("modes", allowed=MODES):
             continue
-        entry = fig.field(record, key, name)
-        modes = fig.field(entry, "modes", name)
-        if modes is not None and mode not in modes:
-            continue
-        clause = fig.clause(name, entry)
         label = CIRCUMSTANCES.get(key) or MODES.get(key, key)
-        paid_to = fig.word(entry, "paid_to", name, ("employer", "person", "none"))
+        paid_to = entry.word("paid_to", allowed=("employer", "person", "none"))
         if paid_to == "none":
-            raise _NotEligible("entitlement", f"{label}: no maternity allowance", clause)
-        base = fig.word(entry, "base", name, ("employer_average", "own_average"))
-        on_request = fig.field(entry, "on_request", name)
-        out.checks.append(Check("entitlement", True, f"{label}: paid to the {paid_to}", clause))
-        return _Entitled(paid_to, on_request, base, clause)
-    raise _NotEligible("entitlement", f"{MODES.get(mode, mode)}: not among those the text grants the allowance to", fig.clause(name))
+            raise _NotEligible("entitlement", f"{label}: no maternity allowance", entry.clause)
+        base = entry.word("base", allowed=("employer_average", "own_average"))
+        on_request = entry.text("on_request")
+        out.checks.append(Check("entitlement", True, f"{label}: paid to the {paid_to}", entry.clause))
+        return _Entitled(paid_to, on_request, base, entry.clause)
+    raise _NotEligible("entitlement", f"{MODES.get(mode, mode)}: not among those the text grants the allowance to", record.clause)
 
 
 # ---------------------------------------------------------------------- days
 
 
-def _days(fig: _Figures, mc: MaternityClaim, out: Assessment) -> tuple[list[DayPart], str]:
+def _days(view: PolicyAt, mc: MaternityClaim, out: Assessment) -> tuple[list[DayPart], str]:
     """The allowance days by component (each citing its parameter), or the leave actually
     taken where the city says so; and the full clause they come from."""
     event = mc.event
-    name = f"{event.type}_days"
-    rule = fig.get(name)
+    rule = view.record(f"maternity.{event.type}_days")
     what = {"birth": "a birth", "miscarriage": "a termination of pregnancy", "procedure": "a family-planning procedure"}[event.type]
     if rule is None:
-        raise _NotEligible("days", f"the text grants no allowance days for {what}", fig.clause("birth_days"))
-    clause = fig.clause(name, rule)
-    if rule == STATED:
+        raise _NotEligible("days", f"the text grants no allowance days for {what}", view.clause("maternity.birth_days"))
+    value = rule.value()
+    if value == STATED:
         if event.leave_days is None:
-            raise mc.error(f"{fig.city} pays the leave actually taken ({clause}): state event.leave_days")
-        return [DayPart("leave actually taken, as stated", event.leave_days, clause)], clause
+            raise mc.error(f"{view.city} pays the leave actually taken ({rule.clause}): state event.leave_days")
+        return [DayPart("leave actually taken, as stated", event.leave_days, rule.clause)], rule.clause
+    if not isinstance(value, dict):
+        raise rule.error("", f"`{STATED}` or a record of days")
+    clause = rule.clause_at()
     if event.leave_days is not None:
-        raise mc.error(f"{fig.city}'s text fixes the days ({clause}); event.leave_days is only for a city that pays the leave actually taken")
-    if not isinstance(rule, dict):
-        raise PolicyError(f"{fig.city} policy", f"maternity.{name}", f"`{STATED}` or a record of days")
-    cite = fig.clause(name)  # the parameter's own citation, for each component
-    parts = {"birth": _birth_days, "miscarriage": _miscarriage_days, "procedure": _procedure_days}[event.type](fig, mc, rule, cite, out)
+        raise mc.error(f"{view.city}'s text fixes the days ({clause}); event.leave_days is only for a city that pays the leave actually taken")
+    # each component cites the parameter's own clause (rule.clause)
+    parts = {"birth": _birth_days, "miscarriage": _miscarriage_days, "procedure": _procedure_days}[event.type](view, mc, rule, out)
     if not parts or sum(p.days for p in parts) == 0:
         raise _NotEligible("days", f"no allowance days for {what} as claimed", clause)
     return parts, clause
 
 
-def _birth_days(fig: _Figures, mc: MaternityClaim, rule: dict, clause: str, out: Assessment) -> list[DayPart]:
+def _birth_days(view: PolicyAt, mc: MaternityClaim, rule: Record, out: Assessment) -> list[DayPart]:
     """产假: a base, the extended leave by the child's order for a birth under the law, more for
     a difficult birth and for each baby beyond the first (杭州细则 五, 随州 第二十八条, 舟山 第四十九条)."""
-    event, name = mc.event, "birth_days"
-    _known_keys(fig, rule, name, {"base", "child_order", "difficult", "per_extra_baby"})
+    event, clause = mc.event, rule.clause
+    rule.check(allowed={"base", "child_order", "difficult", "per_extra_baby"})
     parts = []
-    if "base" in rule:
-        parts.append(DayPart("产假 maternity leave", fig.whole(fig.field(rule, "base", name), name), clause))
-    if "child_order" in rule:
-        parts += _child_order_days(fig, mc, rule, clause, out)
+    if rule.has("base"):
+        parts.append(DayPart("产假 maternity leave", rule.whole("base"), clause))
+    if rule.has("child_order"):
+        parts += _child_order_days(view, mc, rule, out)
     if event.difficult:
-        if "difficult" in rule:
-            parts.append(DayPart("难产 difficult birth", fig.whole(fig.field(rule, "difficult", name), name), clause))
+        if rule.has("difficult"):
+            parts.append(DayPart("难产 difficult birth", rule.whole("difficult"), clause))
         else:
-            out.notes.append(f"no extra days for a difficult birth in {fig.city}'s text")
+            out.notes.append(f"no extra days for a difficult birth in {view.city}'s text")
     if event.babies > 1:
-        if "per_extra_baby" in rule:
-            per = fig.whole(fig.field(rule, "per_extra_baby", name), name)
+        if rule.has("per_extra_baby"):
+            per = rule.whole("per_extra_baby")
             parts.append(DayPart(f"多胞胎 {event.babies - 1} more {'baby' if event.babies == 2 else 'babies'} × {per}", per * (event.babies - 1), clause))
         else:
-            out.notes.append(f"no extra days for a multiple birth in {fig.city}'s text")
+            out.notes.append(f"no extra days for a multiple birth in {view.city}'s text")
     return parts
 
 
-def _child_order_days(fig: _Figures, mc: MaternityClaim, rule: dict, clause: str, out: Assessment) -> list[DayPart]:
-    event, name = mc.event, "birth_days"
-    orders = rule["child_order"]
-    if isinstance(orders, Missing):
-        fig.field(rule, "child_order", name)  # refused by name
+def _child_order_days(view: PolicyAt, mc: MaternityClaim, rule: Record, out: Assessment) -> list[DayPart]:
+    event, clause = mc.event, rule.clause
+    orders = rule.sub("child_order")  # a blank is refused by name before anything else
     if not event.lawful:
         out.notes.append("not a birth under the law (event.lawful = false): no days by the child's order")
         return []
     if event.child_order is None:
-        raise mc.error(f"{fig.city}'s days depend on the child's order ({clause}): state event.child_order")
+        raise mc.error(f"{view.city}'s days depend on the child's order ({clause}): state event.child_order")
     ordinal = ORDINALS.get(event.child_order, f"#{event.child_order}")
-    for key in orders:
+    for key in orders.keys():
         if ordinal in (k.strip() for k in key.split(",")):
-            days = fig.whole(fig.field(orders, key, name), name)
-            return [DayPart(f"by the child's order: {ordinal} child", days, clause)]
+            return [DayPart(f"by the child's order: {ordinal} child", orders.whole(key), clause)]
     out.notes.append(f"the text gives no days by the child's order for a {ordinal} child")
     return []
 
 
-def _miscarriage_days(fig: _Figures, mc: MaternityClaim, rule: dict, clause: str, out: Assessment) -> list[DayPart]:
+def _miscarriage_days(view: PolicyAt, mc: MaternityClaim, rule: Record, out: Assessment) -> list[DayPart]:
     """Bands of completed months of pregnancy, in order: the first whose ``below_months``
     exceeds the months applies (杭州细则 五, 随州 第二十八条, 舟山 第四十九条)."""
-    months, name = mc.event.pregnancy_months, "miscarriage_days"
+    months = mc.event.pregnancy_months
     assert months is not None
-    for key, band in rule.items():
-        if key == "reference":
-            continue
-        if isinstance(band, Missing) or not isinstance(band, dict):
-            fig.field(rule, key, name)
-            raise PolicyError(f"{fig.city} policy", f"maternity.{name}.{key}", "a band is {below_months?, days}")
-        _known_keys(fig, band, f"{name}.{key}", {"below_months", "days"})
-        below = fig.field(band, "below_months", name)
-        if below is None or months < fig.whole(below, name):
-            limit = f"under {fig.whole(below, name)} months" if below is not None else "the last band"
-            days = fig.whole(fig.field(band, "days", name), name)
-            return [DayPart(f"终止妊娠 at {months} completed months ({key}: {limit})", days, clause)]
-    raise PolicyError(f"{fig.city} policy", f"maternity.{name}", "the last band must have no `below_months`")
+    for key, band in rule.subs():
+        band.check(allowed={"below_months", "days"})
+        below = band.whole("below_months") if band.has("below_months") else None
+        if below is None or months < below:
+            limit = f"under {below} months" if below is not None else "the last band"
+            return [DayPart(f"终止妊娠 at {months} completed months ({key}: {limit})", band.whole("days"), rule.clause)]
+    raise rule.error("", "the last band must have no `below_months`")
 
 
-def _procedure_days(fig: _Figures, mc: MaternityClaim, rule: dict, clause: str, out: Assessment) -> list[DayPart]:
+def _procedure_days(view: PolicyAt, mc: MaternityClaim, rule: Record, out: Assessment) -> list[DayPart]:
     """计划生育手术: days per procedure (杭州细则 五, 随州 第二十八条)."""
     procedure = mc.event.procedure
     assert procedure is not None
-    _known_keys(fig, rule, "procedure_days", set(PROCEDURES))
+    rule.check(allowed=PROCEDURES)
     label = PROCEDURES[procedure][0]
-    if procedure not in rule:
-        raise _NotEligible("days", f"the text grants no allowance days for {label} ({procedure})", clause)
-    return [DayPart(f"{label} {procedure}", fig.whole(fig.field(rule, procedure, "procedure_days"), "procedure_days"), clause)]
-
-
-def _known_keys(fig: _Figures, record: dict, name: str, allowed: set[str]) -> None:
-    unknown = set(record) - allowed - {"reference", "note"}
-    if unknown:
-        raise PolicyError(f"{fig.city} policy", f"maternity.{name}.{sorted(unknown)[0]}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+    if not rule.has(procedure):
+        raise _NotEligible("days", f"the text grants no allowance days for {label} ({procedure})", rule.clause)
+    return [DayPart(f"{label} {procedure}", rule.whole(procedure), rule.clause)]
 
 
 # ---------------------------------------------------------------------- nutrition subsidy
 
 
-def _nutrition_subsidy(fig: _Figures, event: MaternityEvent) -> tuple[Decimal, str] | None:
+def _nutrition_subsidy(view: PolicyAt, event: MaternityEvent) -> tuple[Decimal, str] | None:
     """一次性营养补助 for a birth or a late termination (苏州 第二十六条)."""
-    rule = fig.get("nutrition_subsidy")
+    rule = view.record("maternity.nutrition_subsidy")
     if rule is None or event.type == "procedure":
         return None
-    name = "nutrition_subsidy"
     if event.type == "miscarriage":
-        least = fig.whole(fig.field(rule, "min_pregnancy_months", name), name)
+        least = rule.whole("min_pregnancy_months")
         if event.pregnancy_months is None or event.pregnancy_months < least:
             return None
-    amount = fig.field(rule, "amount", name)
-    if not isinstance(amount, Decimal):
-        raise PolicyError(f"{fig.city} policy", f"maternity.{name}.amount", f"{amount!r} is not an amount")
-    return round_fen(amount), fig.clause(name, rule)
+    return round_fen(rule.number("amount")), rule.clause_at()
 
 
 # ---------------------------------------------------------------------- the base
 
 
-def _monthly_base(fig: _Figures, mc: MaternityClaim, entitled: _Entitled, enrolment: Enrolment) -> MonthlyBase:
+def _monthly_base(view: PolicyAt, mc: MaternityClaim, entitled: _Entitled, enrolment: Enrolment) -> MonthlyBase:
     """The monthly base (the employer's average, or her own) and the days per month."""
-    per_month = fig.number("days_per_month")
-    if per_month == 0:
-        raise PolicyError(f"{fig.city} policy", "maternity.days_per_month", "must not be 0")
+    per_month = _days_per_month(view)
     if entitled.base == "own_average":
         monthly, source = _own_average(mc)
         return MonthlyBase(monthly, per_month, source, entitled.clause)
@@ -665,7 +572,16 @@ def _monthly_base(fig: _Figures, mc: MaternityClaim, entitled: _Entitled, enrolm
     facts = mc.claim.employer
     if facts is not None and facts.id is not None and facts.id != employer:
         raise mc.error(f"employer.id {facts.id!r} is not the employer of the enrolment on {mc.event.date} ({employer!r})")
-    return _employer_average(fig, mc, employer, per_month)
+    return _employer_average(view, mc, employer, per_month)
+
+
+def _days_per_month(view: PolicyAt) -> int:
+    """The divisor (``maternity.days_per_month``, a count): a whole number of days, not 0."""
+    rec = view.require("maternity.days_per_month", "count")
+    days = rec.value()
+    if not isinstance(days, Decimal) or days != days.to_integral_value() or days <= 0:
+        raise rec.error("", f"{days!r} is not a whole number of days above 0")
+    return int(days)
 
 
 def _own_average(mc: MaternityClaim) -> tuple[Decimal, str]:
@@ -684,29 +600,29 @@ def _own_average(mc: MaternityClaim) -> tuple[Decimal, str]:
     return total / len(bases), f"her {year} bases weighted by month: {fmt(total)} ÷ {len(bases)} months"
 
 
-def _employer_average(fig: _Figures, mc: MaternityClaim, employer: str, per_month: int) -> MonthlyBase:
+def _employer_average(view: PolicyAt, mc: MaternityClaim, employer: str, per_month: int) -> MonthlyBase:
     """The employer's average monthly base: as stated, or from its records by the city's rule
     (``employer_base``), with the rule for a new employer."""
     facts = mc.claim.employer
-    name = "employer_base"
+    name = "maternity.employer_base"
     if facts is not None and facts.average_base is not None:
-        return MonthlyBase(facts.average_base, per_month, f"employer {employer}'s average monthly base, as stated by the claim", fig.clause(name))
+        return MonthlyBase(facts.average_base, per_month, f"employer {employer}'s average monthly base, as stated by the claim", view.clause(name))
     if facts is None or not facts.records:
         raise mc.error("a unit employee's allowance needs the employer's average monthly base: state employer.average_base or employer.records")
-    rule = fig.require(name)
+    rule = view.require(name)
     records = sorted(facts.records, key=lambda r: r.month)
     year = mc.event.date.year
     last_year = [r for r in records if r.first_day.year == year - 1]
-    over = fig.word(rule, "average_over", name, AVERAGES)
-    clause = fig.clause(name, rule)
-    new = fig.field(rule, "new_employer", name)
+    over = rule.word("average_over", allowed=AVERAGES)
+    clause = rule.clause_at()
+    new = rule.get("new_employer")
     if new is not None:
-        when = fig.word(new, "when", name, ("no_last_year_records", "last_year_incomplete"))
+        when = new.word("when", allowed=("no_last_year_records", "last_year_incomplete"))
         if (not last_year) if when == "no_last_year_records" else len(last_year) < 12:
-            over = fig.word(new, "average_over", name, AVERAGES)
-            clause = fig.clause(name, new)
+            over = new.word("average_over", allowed=AVERAGES)
+            clause = new.clause
             if over == "first_full_year" and len(_first_full_year(records)) < 12:
-                return _provisional(fig, mc, new, employer, per_month, clause)
+                return _provisional(mc, new, employer, per_month)
     chosen, what = _records_for(over, records, year)
     if not chosen:
         raise mc.error(f"employer {employer} has no records for {what} ({clause}): state employer.average_base")
@@ -744,10 +660,10 @@ def _first_full_year(records: list[EmployerMonth]) -> list[EmployerMonth]:
     return run
 
 
-def _provisional(fig: _Figures, mc: MaternityClaim, new: dict, employer: str, per_month: int, clause: str) -> MonthlyBase:
+def _provisional(mc: MaternityClaim, new: Record, employer: str, per_month: int) -> MonthlyBase:
     """Advanced at the year's minimum base until the employer's first full year is known (杭州细则 五)."""
-    until = fig.word(new, "until_then", "employer_base", ("minimum_base",))
-    assert until == "minimum_base"
+    new.word("until_then", allowed=("minimum_base",))  # the only way a text advances it
+    clause = new.clause
     if mc.claim.minimum_base is None:
         raise mc.error(f"employer {employer}'s records show less than a full year of contributions: the allowance is advanced at the {mc.event.date.year} minimum base ({clause}): state minimum_base")
     source = f"the {mc.event.date.year} minimum contribution base, advanced until employer {employer} has contributed a full year, then topped up"
@@ -757,20 +673,19 @@ def _provisional(fig: _Figures, mc: MaternityClaim, new: dict, employer: str, pe
 # ---------------------------------------------------------------------- continuity
 
 
-def _continuity(fig: _Figures, mc: MaternityClaim, out: Assessment) -> None:
+def _continuity(view: PolicyAt, mc: MaternityClaim, out: Assessment) -> None:
     """连续缴费: the run of continuous fully paid months counted to the event, the month before
     it or the claim; when short, paid later (deferred) or not at all (嘉兴 (四十一), 杭州办法 五,
     随州 第三十三条, 舟山 第四十八条)."""
-    rule = fig.get("qualifying")
+    rule = view.record("maternity.qualifying")
     if rule is None:
         return
-    name = "qualifying"
-    needed = fig.whole(fig.field(rule, "months", name), name)
+    needed = rule.whole("months")
     if needed == 0:
         return
-    counted_to = fig.word(rule, "counted_to", name, ("event_month", "month_before_event", "claim_month"))
-    if_short = fig.word(rule, "if_short", name, ("deferred", "not_eligible"))
-    clause = fig.clause(name, rule)
+    counted_to = rule.word("counted_to", allowed=("event_month", "month_before_event", "claim_month"))
+    if_short = rule.word("if_short", allowed=("deferred", "not_eligible"))
+    clause = rule.clause_at()
     event_month = first_of_month(mc.event.date)
     anchor = {
         "event_month": event_month,
@@ -841,15 +756,15 @@ def _payee(mc: MaternityClaim, entitled: _Entitled, enrolment: Enrolment) -> Pay
     return Payee("employer", enrolment.employer, entitled.clause)
 
 
-def _claim_deadline(fig: _Figures, mc: MaternityClaim, out: Assessment) -> None:
+def _claim_deadline(view: PolicyAt, mc: MaternityClaim, out: Assessment) -> None:
     """申领期限 — by 31 December of the N-th year after the event, in principle (杭州细则 五)."""
-    rule = fig.get("claim_deadline")
+    rule = view.record("maternity.claim_deadline")
     if rule is None:
         return
-    years = fig.whole(fig.field(rule, "years_after_event", "claim_deadline"), "claim_deadline")
+    years = rule.whole("years_after_event")
     out.claim_by = dt.date(mc.event.date.year + years, 12, 31)
     if mc.claim_date > out.claim_by:
-        out.notes.append(f"claimed {mc.claim_date}, after {out.claim_by} ({fig.clause('claim_deadline', rule)}): late in principle")
+        out.notes.append(f"claimed {mc.claim_date}, after {out.claim_by} ({rule.clause_at()}): late in principle")
 
 
 __all__ = ["Assessment", "Claim", "MaternityClaim", "MaternityEvent", "assess", "parse_claim_text"]

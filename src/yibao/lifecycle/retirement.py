@@ -115,7 +115,7 @@ def requirements(view: PolicyAt, sit: Situation, found: list[Credit]) -> list[Re
     facts, extra = sit.facts, sit.extra
     out = []
     for name, rec in view.require("retirement.requirements").subs(facts):
-        rec.check(facts, _REQUIREMENT_KEYS, {"years", "counts"})
+        rec.check(facts, allowed=_REQUIREMENT_KEYS, required={"years", "counts"})
         if not rec.applies(facts, extra):
             continue
         counts = tuple(_counts(rec.sub("counts", facts), facts, found))
@@ -130,16 +130,16 @@ def _counts(rec: Record, facts: dict, found: list[Credit]) -> list[tuple[str, st
     """``{kind: scope}`` or ``{kind: {scope, ratio}}``: each kind that counts, its scope
     (``local`` or ``any``), its ratio in points and the months it adds. A ratio is read only
     when the person has months of that kind (a blank one stops only those it applies to)."""
-    rec.check(facts, set(KINDS))
+    rec.check(facts, allowed=set(KINDS))
     out = []
     for kind in rec.keys(facts):
         spec: Record | None = None
         if isinstance(rec.raw(kind, facts), dict):
             spec = rec.sub(kind, facts)
-            spec.check(facts, {"scope", "ratio"}, {"scope"})
-            where = spec.text("scope", facts, SCOPES) or "any"
+            spec.check(facts, allowed={"scope", "ratio"}, required={"scope"})
+            where = spec.text("scope", facts, allowed=SCOPES) or "any"
         else:
-            where = rec.text(kind, facts, SCOPES) or "any"
+            where = rec.text(kind, facts, allowed=SCOPES) or "any"
         months = sum((c.months for c in found if c.kind == kind and (where == "any" or c.local)), ZERO)
         ratio = HUNDRED
         if months and spec is not None and spec.has("ratio", facts):
@@ -175,13 +175,13 @@ def top_ups(ctx: Context, reqs: list[Requirement]) -> list[TopUp]:
     by_name = {r.name: r for r in reqs}
     options = []
     for name, opt in rec.subs(ctx.facts):
-        opt.check(ctx.facts, _OPTION_KEYS, {"payment"})
+        opt.check(ctx.facts, allowed=_OPTION_KEYS, required={"payment"})
         if not (opt.applies(ctx.facts, ctx.extra) and _offered(opt, ctx, by_name)):
             continue
         months = _months(opt, ctx, reqs, by_name)
         if months == 0:
             continue
-        payment = opt.text("payment", ctx.facts, PAYMENTS) or ""
+        payment = opt.text("payment", ctx.facts, allowed=PAYMENTS) or ""
         try:
             options.append(_price(ctx, name, opt, payment, months))
         except (MissingPolicyValue, CaseError) as exc:
@@ -219,7 +219,7 @@ def _price(ctx: Context, name: str, opt: Record, payment: str, months: int) -> T
     rate = opt.number("rate", facts)
     base = _base(ctx, opt)
     n = Decimal(months)
-    rules = subsidy_rules(ctx, opt.sub("subsidies", facts) if opt.has("subsidies", facts) else None)
+    rules = subsidy_rules(ctx, opt.get("subsidies", facts))
     if payment == "monthly":
         line = Line(name, "person", round_fen(base.amount * percent(rate)), opt.clause, base.amount, rate)
         (line,) = fund((line,), rules, None, None)
@@ -260,7 +260,7 @@ def _base(ctx: Context, opt: Record) -> Base:
 
 def _critical_illness(ctx: Context, opt: Record, months: Decimal) -> Decimal | None:
     """杭州: a one-off top-up also pays the 大病 premium of the years, the lines of ``payer``."""
-    payer = opt.text("critical_illness", ctx.facts, ("person", "employee_fund"))
+    payer = opt.text("critical_illness", ctx.facts, allowed=("person", "employee_fund"))
     if payer is None:
         return None
     premium = ctx.view.require("contributions.critical_illness_premium")
