@@ -34,7 +34,8 @@ from rich.table import Table
 
 from yibao.case import parse_case, parse_case_text
 from yibao.cli import read_input
-from yibao.errors import CaseError, YibaoError
+from yibao.case import decode_json
+from yibao.errors import YibaoError
 from yibao.lifecycle.account_crediting import Credit, monthly_credits
 from yibao.lifecycle.account_movements import CLEARING_GROUNDS, PREMIUMS
 from yibao.lifecycle.account_rules import AccountRules
@@ -120,11 +121,7 @@ class _Input:
     """The history as typed facts, its raw JSON (to write back) and the city's policy."""
 
     def __init__(self, args: argparse.Namespace):
-        text = read_input(args.history)
-        try:
-            self.raw = json.loads(text, parse_float=Decimal)
-        except json.JSONDecodeError as exc:
-            raise CaseError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        self.raw = decode_json(read_input(args.history))
         self.history: History = parse_history(self.raw)
         self.policy: CityPolicy = load_city(self.history.city, args.overlay)
 
@@ -258,10 +255,7 @@ def _open(args: argparse.Namespace) -> int:
 
 def _settle(args: argparse.Namespace) -> int:
     src = _Input(args)
-    try:
-        raw = json.loads(read_input(args.settled), parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise CaseError(f"{args.settled}: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    raw = decode_json(read_input(args.settled))
     if isinstance(raw, dict) and "settlements" in raw:
         if not args.case:
             raise YibaoError("a settlement output carries no visit dates: give its case with --case CASE.json")

@@ -23,15 +23,14 @@ The claim format, the output and every reading: ``docs/lifecycle/maternity.md``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from yibao.case import Date, Money, _describe
+from yibao.case import Date, Money, decode_json, validate
 from yibao.errors import CaseError
 from yibao.lifecycle.coverage import coverage_on
 from yibao.lifecycle.dates import add_months, first_of_month, month_of, months_between
@@ -182,17 +181,7 @@ class MaternityClaim:
 
 def parse_claim_text(text: str, base_dir: Path) -> MaternityClaim:
     """A claim from JSON text; a ``history`` given as a path is read relative to ``base_dir``."""
-    try:
-        raw = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
-        raise CaseError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    if not isinstance(raw, dict):
-        raise CaseError("a maternity claim is a JSON object with history, event, …")
-    try:
-        claim = Claim.model_validate(raw)
-    except ValidationError as exc:
-        message = _describe(exc, raw)
-        raise CaseError(message if not message.startswith("case") else "claim" + message[4:]) from None
+    claim = validate(Claim, decode_json(text), "a maternity claim")
     history = _history(claim.history, base_dir)
     return _coherent(MaternityClaim(claim, history))
 
@@ -203,11 +192,11 @@ def _history(ref: str | dict[str, Any], base_dir: Path) -> History:
     else:
         path = base_dir / ref
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+            raw = decode_json(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise CaseError(f"cannot read the history {ref}: {exc.strerror}") from None
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise CaseError(f"the history {ref} is not JSON text") from None
+        except UnicodeDecodeError:
+            raise CaseError(f"the history {ref} is not UTF-8 text") from None
     try:
         return parse_history(raw)
     except CaseError as exc:
