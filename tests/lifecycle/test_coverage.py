@@ -393,20 +393,22 @@ def test_hangzhou_long_life_arrears_gap_flexible_retirement():
     ])
 
 
-def test_suizhou_long_life_unit_arrears_retirement_and_death():
+def test_suizhou_long_life_unit_arrears_gap_retirement_and_death():
     """随州 第十条: next month; 断保 after 3 unpaid months, back-paid after more than 6 months:
-    benefits from the month after payment, no retroactive benefits; retirement continues
-    (第十五条); death ends insurance."""
+    benefits from the month after payment, no retroactive benefits; a gap, then a new
+    employer: from the month after payment again; retirement continues (第十五条); death
+    ends insurance."""
     late = {f"2025-{m:02d}": "2025-11-20" for m in range(2, 6)}  # Feb–May back-paid in November
     h = history(
         "suizhou",
         [
-            {"scheme": "employee", "category": "active", "mode": "unit", "employer": "E1", "start": "2024-01-02", "end": "2026-06-30"},
-            {"scheme": "employee", "category": "retired", "mode": "retired", "start": "2026-07-01"},
+            {"scheme": "employee", "category": "active", "mode": "unit", "employer": "E1", "start": "2024-01-02", "end": "2026-02-28"},
+            {"scheme": "employee", "category": "active", "mode": "unit", "employer": "E2", "start": "2026-05-11", "end": "2026-11-30"},
+            {"scheme": "employee", "category": "retired", "mode": "retired", "start": "2026-12-01"},
         ],
-        months("2024-01", "2026-06", late=late),
-        [{"date": "2026-06-20", "type": "retirement", "approved": "2026-06-15"}, {"date": "2028-05-01", "type": "death"}],
-        birth="1966-06-10", sex="M",
+        months("2024-01", "2026-02", late=late) + months("2026-05", "2026-11"),
+        [{"date": "2026-11-20", "type": "retirement", "approved": "2026-11-15"}, {"date": "2028-05-01", "type": "death"}],
+        birth="1966-11-10", sex="M",
     )
     check(h, [
         ("2024-01-02", False, "person"), ("2024-01-31", False, "person"), ("2024-02-01", True, None),
@@ -416,9 +418,12 @@ def test_suizhou_long_life_unit_arrears_retirement_and_death():
         ("2025-05-01", False, "person"),   # Feb, Mar, Apr unpaid: 断保 from the 4th month
         ("2025-08-15", False, "person"), ("2025-11-25", False, "person"),
         ("2025-12-01", True, None),        # the month after the late back-payment
-        ("2026-03-01", True, None), ("2026-06-30", True, None),
-        ("2026-07-01", True, None),        # retired, continuous
-        ("2027-01-01", True, None), ("2027-12-31", True, None), ("2028-04-30", True, None),
+        ("2026-02-28", True, None),
+        ("2026-03-01", False, None), ("2026-04-30", False, None),   # the gap: not enrolled
+        ("2026-05-11", False, "person"), ("2026-06-01", True, None), # a new employer: next month
+        ("2026-11-30", True, None),
+        ("2026-12-01", True, None),        # retired, continuous
+        ("2027-12-31", True, None), ("2028-04-30", True, None),
         ("2028-05-01", False, None), ("2028-06-01", False, None),
     ])
 
@@ -489,3 +494,37 @@ def test_zhoushan_long_life_arrears_gap_reenrolment_retirement():
         ("2028-06-30", False, "person"), ("2028-07-01", True, None),
         ("2028-09-30", True, None), ("2028-10-01", True, None), ("2029-10-01", True, None),
     ])
+
+
+def test_university_freshmen_suzhou_from_september_jiaxing_from_the_next_month():
+    """苏州 第二十九条: freshmen paying next year's premium are covered from 1 September of the
+    entry year; 嘉兴 (二十三)3: new university students from the month after payment."""
+    su = history("suzhou", [{"scheme": "resident", "category": "student", "mode": "resident", "start": "2025-08-25", "reason": "new_student"}],
+                 [{"month": "2026-01", "scheme": "resident", "paid": "200.00", "paid_date": "2025-08-25", "kind": "premium"}], birth="2007-03-01")
+    check(su, [("2025-08-31", False, "person"), ("2025-09-01", True, None), ("2025-12-31", True, None), ("2026-06-01", True, None)])
+    jx = history("jiaxing", [{"scheme": "resident", "category": "student", "mode": "resident", "start": "2025-09-03", "reason": "new_student"}],
+                 [{"month": "2025-01", "scheme": "resident", "paid": "200.00", "paid_date": "2025-09-03", "kind": "premium"}], birth="2007-03-01")
+    check(jx, [("2025-09-20", False, "person"), ("2025-10-01", True, None)])
+
+
+def test_suizhou_other_protection_ending_within_three_months_41():
+    """随州 第四十一条: enrolled within 3 months after another protection ends (复转军人、
+    刑满释放 …): benefits at once; later: a 3-month waiting period."""
+    def life(paid):
+        return history("suizhou", [{"scheme": "resident", "category": "adult", "mode": "resident", "start": paid}],
+                       [{"month": "2025-01", "scheme": "resident", "paid": "380.00", "paid_date": paid, "kind": "premium"}],
+                       [{"date": "2025-03-10", "type": "protection_end"}])
+    check(life("2025-05-20"), [("2025-05-20", True, None), ("2025-12-01", True, None)])
+    check(life("2025-07-20"), [("2025-07-20", False, "person"), ("2025-09-30", False, "person"), ("2025-10-01", True, None)])
+
+
+def test_hangzhou_long_gap_repairs_only_down_to_six_months():
+    """杭州细则 二: 5 uninsured years → 3 + 5 = 8 months; back-paying 4 of them would leave 4,
+    but after 4 or more years of gap the repair stops at 6 months."""
+    enrol = [{"scheme": "resident", "category": "adult", "mode": "resident", "start": "2026-03-01"}]
+    premium = {"month": "2026-01", "scheme": "resident", "paid": "800.00", "paid_date": "2026-03-01", "kind": "premium"}
+    unrepaired = history("hangzhou", enrol, [premium], birth="2021-01-01")
+    check(unrepaired, [("2026-10-31", False, "person"), ("2026-11-01", True, None)])
+    back = [{"month": f"{y}-01", "scheme": "resident", "paid": "800.00", "paid_date": "2026-03-01", "kind": "back_payment"} for y in range(2022, 2026)]
+    repaired = history("hangzhou", enrol, [premium, *back], birth="2021-01-01")
+    check(repaired, [("2026-08-31", False, "person"), ("2026-09-01", True, None)])

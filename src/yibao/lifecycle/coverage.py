@@ -218,6 +218,10 @@ def _resident_start(history: History, e: Enrolment, day: dt.date, view: PolicyAt
     newborn = _rule(view, "benefit_start", "newborn") if e.reason == "newborn" and birth.year == year else None
     if newborn and e.start <= add_months(birth, newborn.whole("within_months")):
         return birth, newborn.clause, ["newborn enrolled in time: covered from birth"], False
+    # university freshmen: from a fixed day of the entry year, on next year's premium (苏州 第二十九条)
+    student = _rule(view, "benefit_start", "student") if e.reason == "new_student" and e.start.year == year else None
+    if student and _premium_for(history, year + 1) is not None:
+        return dt.date(year, student.whole("month_of_year"), 1), student.clause, ["university freshman"], False
     premium = _premium_for(history, year)
     pay_by = _rule(view, "resident_year", "pay_by")
     if premium is None:
@@ -239,12 +243,18 @@ def _resident_start(history: History, e: Enrolment, day: dt.date, view: PolicyAt
                 return _apply_rule(rule, paid), rule.clause, ["switch from the employee scheme"], False
             if rule.has("late_month"):
                 return natural_month(paid, rule.whole("late_month")), rule.clause, ["switch from the employee scheme after the window: waiting period"], False
+    ended = _protection_end(history, e)
+    other = _rule(view, "benefit_start", "other_protection_to_resident") if ended else None
+    if other and ended:
+        if paid <= add_months(ended, other.whole("within_months")):
+            return _apply_rule(other, paid), other.clause, [f"other medical protection ended {ended}"], False
+        return natural_month(paid, other.whole("late_month")), other.clause, [f"other medical protection ended {ended}, more than the window before: waiting period"], False
     special_group = e.reason == "special_group" or bool(history.events_of("assistance"))
     special = _rule(view, "benefit_start", "resident_special_group") if special_group else None
     if special:
         return _apply_rule(special, paid), special.clause, ["special group enrolled mid-year"], False
-    cont = _rule(view, "benefit_start", "resident_continuation") if e.reason == "continuation" else None
-    if cont:
+    cont = _rule(view, "benefit_start", "resident_continuation")
+    if cont and e.reason in cont.words("reasons", allowed=CONTINUATION_REASONS):
         return _apply_rule(cont, paid), cont.clause, ["continuation enrolment"], False
     waiting = _rule(view, "resident_year", "waiting")
     if waiting is not None:
@@ -254,6 +264,16 @@ def _resident_start(history: History, e: Enrolment, day: dt.date, view: PolicyAt
     if mid is None:
         raise _NoBenefitYear(f"premium for {year} paid {paid}, after the collection period, and no mid-year rule applies", view.clause("coverage.resident_year"))
     return _apply_rule(mid, paid), mid.clause, [f"premium for {year} paid {paid}, mid-year"], False
+
+
+#: Reasons a resident enrolment may give for joining mid-year (嘉兴 (二十三), 杭州细则 二).
+CONTINUATION_REASONS = ("continuation", "new_student", "graduate", "returned_soldier", "marriage_migrant", "released", "new_hukou")
+
+
+def _protection_end(history: History, e: Enrolment) -> dt.date | None:
+    """The end of another medical protection just before this enrolment (随州 第四十一条)."""
+    ends = [ev.date for ev in history.events_of("protection_end", "release") if ev.date <= e.start]
+    return ends[-1] if ends else None
 
 
 def _waiting_months(history: History, year: int, waiting: Record) -> tuple[int, list[str]]:

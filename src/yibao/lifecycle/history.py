@@ -51,6 +51,7 @@ EVENT_TYPES = {
     "student_enrolment": "大学新生入学",
     "graduation": "毕业",
     "pension_suspended": "停发基本养老金",
+    "protection_end": "其他医疗保障终止 — 复转军人、公费医疗等终止 (随州 第四十一条)",
 }
 
 
