@@ -10,6 +10,7 @@ from decimal import Decimal
 from yibao.engine.context import VisitContext
 from yibao.engine.rules import clamp_rate
 from yibao.engine.state import Totals, TraceStep, VisitState
+from yibao.errors import PolicyError
 from yibao.mechanisms.axis import cut
 from yibao.money import ZERO, percent, round_fen
 from yibao.policy.model import Layer, Segment
@@ -44,7 +45,9 @@ def _layer(ctx: VisitContext, totals: Totals, state: VisitState, name: str, laye
     if basis <= 0:
         return state
     fund = layer.fund
-    threshold = rules.amount(layer.threshold, facts, name, clause) or ZERO
+    threshold = rules.amount(layer.threshold, facts, name, clause)
+    if threshold is None:
+        raise PolicyError(f"{rules.city} policy", f"{name}.threshold", "a threshold is an amount, not `unlimited`")
     limit = rules.amount(layer.expense_limit, facts, name, clause)
     scale: tuple[Segment, ...] = rules.figure(layer.scale, facts, name, clause)
     start = totals[f"layer.{fund}.axis"]

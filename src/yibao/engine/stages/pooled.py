@@ -11,7 +11,7 @@ from typing import Any, Mapping
 from yibao.engine.context import VisitContext
 from yibao.engine.rules import clamp_rate
 from yibao.engine.state import Totals, TraceStep, VisitState
-from yibao.errors import CaseError
+from yibao.errors import CaseError, PolicyError
 from yibao.mechanisms import deductible as regimes
 from yibao.mechanisms.axis import cut
 from yibao.money import ZERO, percent, round_fen
@@ -211,7 +211,9 @@ def _deductible(ctx: VisitContext, totals: Totals, facts: Mapping[str, Any], pna
 def _standard(ctx: VisitContext, adj: Adjusted | None, facts: Mapping[str, Any], pname: str, clause: str) -> tuple[Decimal, list[str]]:
     assert adj is not None  # the builder requires a standard for every regime but `none`
     value, notes = ctx.rules.adjusted(adj, facts, pname, clause)
-    return max(ZERO, value or ZERO), notes
+    if value is None:
+        raise PolicyError(f"{ctx.rules.city} policy", f"{pname}.standard", "a deductible standard is an amount, not `unlimited`")
+    return max(ZERO, value), notes
 
 
 def _expense_limit(ctx: VisitContext, facts: Mapping[str, Any], pname: str) -> tuple[Decimal | None, str, list[str]]:
@@ -249,7 +251,10 @@ def _cap_limit(ctx: VisitContext, cap: PaymentCap, facts: Mapping[str, Any], nam
     for procedure in sorted(facts.get("procedures", ())):
         if procedure not in limits:
             raise CaseError(f"visit {ctx.visit.id}: {ctx.rules.city}:{name} sets no limit for procedure {procedure!r}")
-        total += ctx.rules.amount(limits[procedure], facts, name, clause) or ZERO
+        limit = ctx.rules.amount(limits[procedure], facts, name, clause)
+        if limit is None:  # one procedure without a limit: the visit has none
+            return None
+        total += limit
     return total
 
 
