@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(run=_check)
     sh = psub.add_parser("show", help="print the parameters in force on a date, with their citations")
     sh.add_argument("city", choices=list(V.CITIES))
-    sh.add_argument("--date", type=_date, default=None, metavar="YYYY-MM-DD", help="default: today, or the document's start if later")
+    sh.add_argument("--date", type=date_arg, default=None, metavar="YYYY-MM-DD", help="default: today, or the document's start if later")
     sh.add_argument("--overlay", action="append", default=[], metavar="F")
     sh.set_defaults(run=_show)
     t = psub.add_parser("template", help="write an overlay skeleton holding exactly the missing figures")
@@ -88,10 +88,31 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _date(text: str) -> dt.date:
+def parse_day(text: str | None, option: str = "--date") -> dt.date:
+    """A ``YYYY-MM-DD`` option value, or one clear :class:`YibaoError`."""
     try:
+        if text is None or len(text) != 10:
+            raise ValueError
         return dt.date.fromisoformat(text)
     except ValueError:
+        raise YibaoError(f"{option} {text!r} is not a date YYYY-MM-DD") from None
+
+
+def parse_month(text: str | None, option: str = "--month") -> dt.date:
+    """A ``YYYY-MM`` option value as the month's first day, or one clear :class:`YibaoError`."""
+    try:
+        if text is None or len(text) != 7:
+            raise ValueError
+        return dt.date.fromisoformat(text + "-01")
+    except ValueError:
+        raise YibaoError(f"{option} {text!r} is not a month YYYY-MM") from None
+
+
+def date_arg(text: str) -> dt.date:
+    """``parse_day`` as an argparse ``type`` (argparse reports the error and exits 2)."""
+    try:
+        return parse_day(text)
+    except YibaoError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 

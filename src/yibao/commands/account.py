@@ -33,8 +33,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from yibao.case import parse_case, parse_case_text
-from yibao.cli import read_input
 from yibao.case import decode_json
+from yibao.cli import parse_day, parse_month, read_input
 from yibao.errors import YibaoError
 from yibao.lifecycle.account_crediting import Credit, monthly_credits
 from yibao.lifecycle.account_movements import CLEARING_GROUNDS, PREMIUMS
@@ -151,21 +151,11 @@ class _Input:
 
 
 def _day(text: str | None, what: str = "date") -> dt.date:
-    try:
-        if text is None or len(text) != 10:
-            raise ValueError
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise YibaoError(f"--{what}: {text!r} is not a date YYYY-MM-DD") from None
+    return parse_day(text, f"--{what}")
 
 
 def _month(text: str, what: str) -> dt.date:
-    try:
-        if len(text) != 7:
-            raise ValueError
-        return dt.date.fromisoformat(text + "-01")
-    except ValueError:
-        raise YibaoError(f"--{what}: {text!r} is not a month YYYY-MM") from None
+    return parse_month(text, f"--{what}")
 
 
 def _year(text: str) -> int:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from yibao.cli import date_arg
 
 
 def register(sub: Any) -> None:
@@ -19,17 +20,11 @@ def register(sub: Any) -> None:
         description="Answer coverage questions from a person's history (docs/lifecycle/history.md).",
     )
     p.add_argument("history", help="the person's history (JSON), or - for standard input")
-    p.add_argument("--date", dest="dates", action="append", required=True, type=_date, metavar="YYYY-MM-DD", help="repeatable")
+    p.add_argument("--date", dest="dates", action="append", required=True, type=date_arg, metavar="YYYY-MM-DD", help="repeatable")
     p.add_argument("--overlay", action="append", default=[], metavar="F")
     p.add_argument("--table", action="store_true", help="a readable table instead of JSON")
     p.set_defaults(run=run)
 
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
 def run(args: argparse.Namespace) -> int:

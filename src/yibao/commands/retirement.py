@@ -48,12 +48,9 @@ def run(args: argparse.Namespace) -> int:
 def _day(text: str | None) -> dt.date:
     if text is None:
         raise YibaoError("give the retirement date: --date YYYY-MM-DD")
-    try:
-        if len(text) != 10:
-            raise ValueError
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise YibaoError(f"--date {text!r} is not a date YYYY-MM-DD") from None
+    from yibao.cli import parse_day
+
+    return parse_day(text)
 
 
 def _table(city_name: str, doc: dict[str, Any]) -> None:
