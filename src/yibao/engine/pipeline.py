@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from yibao.case import Case, Visit
+from yibao.case import Case, Person, Visit
 from yibao.engine.context import VisitContext
 from yibao.engine.rules import Rules
 from yibao.engine.stages import PIPELINE, UNCOVERED_PIPELINE
@@ -84,29 +84,49 @@ def settle_case(case: Case, policy: CityPolicy | None = None, history: "History 
             )
         account_year = year if account_year is None else max(account_year, year)
         totals = year_totals.setdefault(year, Totals())
-        ctx = VisitContext(person, visit, rules, account["account.current"], account["account.history"])
-        state = VisitState(visit.id, year, trace=tuple(opening))
-        stages = PIPELINE
+        cover = None
         if history is not None:
             from yibao.lifecycle.coverage import coverage_on
 
             cover = coverage_on(history, visit.date, policy)
-            if not cover.covered:
-                if cover.costs_borne_by is None:
-                    raise CaseError(f"visit {visit.id}: not covered on {visit.date}: {cover.reason} ({cover.clause})")
-                state = state.with_(_uncovered_step(cover))
-                stages = UNCOVERED_PIPELINE if cover.account_usable else UNCOVERED_PIPELINE[:1]
-        try:
-            for stage in stages:
-                state = stage(ctx, totals, state)
-        except MissingPolicyValue as exc:
-            raise exc.for_visit(visit.id) from None
+        state = settle_visit(
+            person, visit, rules, totals, account["account.current"], account["account.history"], cover=cover, opening=tuple(opening)
+        )
         totals.add(p for p in state.postings if not p[0].startswith("account."))
         account.add(p for p in state.postings if p[0].startswith("account."))
         account.add((p[0].replace("account.", "spent."), p[1]) for p in state.postings if p[0].startswith("account."))
-        state = state.with_(_cash_step(state))
         settlements.append(Settlement(visit, state, account["account.current"] + account["account.history"]))
     return settlements
+
+
+def settle_visit(
+    person: Person,
+    visit: Visit,
+    rules: Rules,
+    totals: Totals,
+    account_current: Decimal,
+    account_history: Decimal,
+    *,
+    cover: "Coverage | None" = None,
+    opening: tuple[TraceStep, ...] = (),
+) -> VisitState:
+    """Settle one visit against the person-year's running ``totals`` (read, not changed) and
+    the account balances before it. The caller records the returned postings; this is the
+    one place both the case command and the settlement service run the stages."""
+    ctx = VisitContext(person, visit, rules, account_current, account_history)
+    state = VisitState(visit.id, visit.date.year, trace=opening)
+    stages = PIPELINE
+    if cover is not None and not cover.covered:
+        if cover.costs_borne_by is None:
+            raise CaseError(f"visit {visit.id}: not covered on {visit.date}: {cover.reason} ({cover.clause})")
+        state = state.with_(_uncovered_step(cover))
+        stages = UNCOVERED_PIPELINE if cover.account_usable else UNCOVERED_PIPELINE[:1]
+    try:
+        for stage in stages:
+            state = stage(ctx, totals, state)
+    except MissingPolicyValue as exc:
+        raise exc.for_visit(visit.id) from None
+    return state.with_(_cash_step(state))
 
 
 def _ledger(history: "History", policy: CityPolicy, until: dt.date) -> "Ledger":

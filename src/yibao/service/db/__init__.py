@@ -1,0 +1,1 @@
+"""Storage: models, exact types, engines and sessions, migrations."""
