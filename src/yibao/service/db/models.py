@@ -279,6 +279,7 @@ class Message(Base):
     institution_code: Mapped[str] = mapped_column(String(20))
     infno: Mapped[str] = mapped_column(String(4))
     digest: Mapped[str] = mapped_column(String(64))  # sha256 of the request's input
+    mdtrt_id: Mapped[Optional[str]] = mapped_column(String(30))  # the visit the message was about (for 2601)
     response: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
 

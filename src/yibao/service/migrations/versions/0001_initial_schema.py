@@ -61,6 +61,7 @@ def upgrade() -> None:
     sa.Column('institution_code', sa.String(length=20), nullable=False),
     sa.Column('infno', sa.String(length=4), nullable=False),
     sa.Column('digest', sa.String(length=64), nullable=False),
+    sa.Column('mdtrt_id', sa.String(length=30), nullable=True),
     sa.Column('response', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('msgid')

@@ -1,0 +1,138 @@
+"""Who is calling: per-caller credentials, roles, and the signed-header convention.
+
+Every request authenticates in one of two ways:
+
+* **Signed headers** (the regional gateway convention)::
+
+      x-tif-paasid:    the caller's id
+      x-tif-timestamp: Unix seconds, within ``signature_skew`` of the server clock
+      x-tif-nonce:     a random string, never used twice by the same caller
+      x-tif-signature: hex SHA-256 of timestamp + secret + nonce + timestamp
+
+  A replayed nonce is refused (the ``nonces`` table remembers it).
+* **Bearer token**: ``Authorization: Bearer <paasid>.<secret>`` — for tools and staff.
+
+Roles: ``institution`` (bound to one fixmedins_code: its own visits only), ``agency``
+(manages persons, institutions, the catalogue; may read everything) and ``auditor``
+(reads only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from yibao.service.db import models as m
+
+ROLES = ("institution", "agency", "auditor")
+
+
+class AuthError(Exception):
+    """The caller is not who they claim, or may not do this."""
+
+    def __init__(self, message: str, status: int = 401):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Caller:
+    paasid: str
+    role: str
+    institution_code: str | None
+    nonce: str | None = None  # a signed request's nonce, recorded by the handler's transaction
+
+    def require(self, *roles: str) -> None:
+        if self.role not in roles:
+            raise AuthError(f"role {self.role} may not do this (needs {' or '.join(roles)})", 403)
+
+
+def signature(secret: str, timestamp: str, nonce: str) -> str:
+    return hashlib.sha256(f"{timestamp}{secret}{nonce}{timestamp}".encode()).hexdigest()
+
+
+def signed_headers(paasid: str, secret: str, *, now: float | None = None) -> dict[str, str]:
+    """Headers for a signed request (what a client sends)."""
+    timestamp = str(int(now if now is not None else time.time()))
+    nonce = secrets.token_hex(16)
+    return {"x-tif-paasid": paasid, "x-tif-timestamp": timestamp, "x-tif-nonce": nonce,
+            "x-tif-signature": signature(secret, timestamp, nonce)}
+
+
+def bearer(paasid: str, secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {paasid}.{secret}"}
+
+
+def authenticate(session: Session, headers: dict[str, str], *, skew: int, now: float | None = None) -> Caller:
+    """The caller of a request, from its headers; raises :class:`AuthError`."""
+    paasid = headers.get("x-tif-paasid")
+    if paasid:
+        return _signed(session, headers, paasid, skew, time.time() if now is None else now)
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        token = auth[7:].strip()
+        paasid, _, secret = token.partition(".")
+        cred = _credential(session, paasid)
+        if not secret or not hmac.compare_digest(cred.secret, secret):
+            raise AuthError("invalid bearer token")
+        return Caller(cred.paasid, cred.role, cred.institution_code)
+    raise AuthError("authentication required: x-tif-* signed headers or a bearer token")
+
+
+def _credential(session: Session, paasid: str) -> m.Credential:
+    cred = session.scalars(select(m.Credential).where(m.Credential.paasid == paasid)).first()
+    if cred is None or not cred.active:
+        raise AuthError("unknown or inactive x-tif-paasid")
+    return cred
+
+
+def _signed(session: Session, headers: dict[str, str], paasid: str, skew: int, now: float) -> Caller:
+    timestamp, nonce, sig = (headers.get(k, "") for k in ("x-tif-timestamp", "x-tif-nonce", "x-tif-signature"))
+    if not (timestamp and nonce and sig):
+        raise AuthError("signed request needs x-tif-timestamp, x-tif-nonce and x-tif-signature")
+    if not timestamp.isdigit() or abs(int(timestamp) - now) > skew:
+        raise AuthError(f"x-tif-timestamp is not within {skew} s of the server clock")
+    if len(nonce) > 64:
+        raise AuthError("x-tif-nonce is longer than 64 characters")
+    cred = _credential(session, paasid)
+    if not hmac.compare_digest(signature(cred.secret, timestamp, nonce), sig.lower()):
+        raise AuthError("x-tif-signature does not match")
+    if session.get(m.Nonce, (paasid, nonce)) is not None:
+        raise AuthError("x-tif-nonce was already used (replayed request)")
+    return Caller(cred.paasid, cred.role, cred.institution_code, nonce=nonce)
+
+
+def record_nonce(session: Session, caller: Caller) -> None:
+    """Remember a signed request's nonce in the caller's transaction."""
+    if caller.nonce is not None:
+        session.add(m.Nonce(paasid=caller.paasid, nonce=caller.nonce, seen_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)))
+
+
+def record_nonce_alone(db, caller: Caller) -> None:  # noqa: ANN001 - a Database
+    """Remember a nonce in its own transaction (after a request that failed)."""
+    if caller.nonce is None:
+        return
+    try:
+        with db.transaction() as session:
+            record_nonce(session, caller)
+    except IntegrityError:
+        pass  # a concurrent use of the same nonce recorded it first
+
+
+def new_credential(session: Session, paasid: str, role: str, institution_code: str | None, secret: str | None = None) -> str:
+    """Create a credential; returns its secret (shown once)."""
+    if role not in ROLES:
+        raise AuthError(f"role must be one of {', '.join(ROLES)}", 422)
+    if (role == "institution") != (institution_code is not None):
+        raise AuthError("an institution credential names its institution, and only it does", 422)
+    secret = secret or secrets.token_hex(24)
+    session.add(m.Credential(paasid=paasid, role=role, institution_code=institution_code, secret=secret))
+    return secret

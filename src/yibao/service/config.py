@@ -1,0 +1,20 @@
+"""Settings of the service, from the environment (``YIBAO_*``) or the command line."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_DATABASE = "sqlite:///var/yibao.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: SQLAlchemy URL: ``sqlite:///path`` (the embedded default) or ``postgresql://…``.
+    database_url: str = field(default_factory=lambda: os.environ.get("YIBAO_DATABASE_URL", DEFAULT_DATABASE))
+    #: How far a signed request's ``x-tif-timestamp`` may be from the server clock (seconds).
+    signature_skew: int = field(default_factory=lambda: int(os.environ.get("YIBAO_SIGNATURE_SKEW", "300")))
+    #: Connections per process (PostgreSQL).
+    pool_size: int = field(default_factory=lambda: int(os.environ.get("YIBAO_POOL_SIZE", "8")))
+    #: Whether a business transaction must carry a ``sign_no`` from 9001.
+    require_sign_in: bool = field(default_factory=lambda: os.environ.get("YIBAO_REQUIRE_SIGN_IN", "1") == "1")

@@ -1,0 +1,113 @@
+"""The transaction table and what every handler receives."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.orm import Session
+
+from yibao.case import _describe
+from yibao.service.audit import audit
+from yibao.service.auth import Caller
+from yibao.service.codes import Codes
+from yibao.service.config import Settings
+from yibao.service.db import models as m
+from yibao.service.gateway.envelope import Envelope, GatewayError
+
+
+@dataclass
+class Call:
+    """One transaction being answered, inside its database transaction."""
+
+    session: Session
+    envelope: Envelope
+    caller: Caller
+    codes: Codes
+    settings: Settings
+    request_id: str
+    received: dt.datetime
+
+    @property
+    def input(self) -> dict[str, Any]:
+        return self.envelope.input
+
+    @property
+    def institution(self) -> m.Institution:
+        inst = self.session.get(m.Institution, self.envelope.fixmedins_code)
+        if inst is None:
+            raise GatewayError(f"fixmedins_code {self.envelope.fixmedins_code} is not a 定点医药机构 of this agency")
+        return inst
+
+    def audit(self, action: str, entity: str, entity_id: str, detail: dict[str, Any] | None = None) -> None:
+        audit(self.session, self.caller, self.request_id, f"{self.envelope.infno} {action}", entity, entity_id,
+              {"msgid": self.envelope.msgid, **(detail or {})})
+
+    def visit(self, mdtrt_id: Any, psn_no: Any = None) -> m.Visit:
+        """A visit of the calling institution (another institution's visit is not found)."""
+        visit = self.session.get(m.Visit, str(mdtrt_id)) if mdtrt_id else None
+        if visit is None or visit.institution_code != self.envelope.fixmedins_code:
+            raise GatewayError(f"mdtrt_id {mdtrt_id} is not a visit of institution {self.envelope.fixmedins_code}")
+        if psn_no is not None and str(psn_no) != visit.psn_no:
+            raise GatewayError(f"mdtrt_id {mdtrt_id} is not a visit of psn_no {psn_no}")
+        return visit
+
+
+Handler = Callable[[Call], Any]
+
+
+@dataclass(frozen=True)
+class Transaction:
+    infno: str
+    name: str
+    handler: Handler
+    writes: bool  # changes state (audited; serialised per person)
+
+
+TRANSACTIONS: dict[str, Transaction] = {}
+
+
+def transaction(infno: str, name: str, *, writes: bool) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        TRANSACTIONS[infno] = Transaction(infno, name, handler, writes)
+        return handler
+
+    return register
+
+
+class Node(BaseModel):
+    """An input node: the fields the handler reads are validated; others are kept, unread."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
+
+
+N = TypeVar("N", bound=Node)
+
+
+def node(call: Call, model: type[N], name: str = "data") -> N:
+    raw = call.input.get(name)
+    if not isinstance(raw, dict):
+        raise GatewayError(f"input.{name} is missing or not an object")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise GatewayError(_describe(exc, raw, f"input.{name}")) from None
+
+
+def nodes(call: Call, model: type[N], name: str) -> list[N]:
+    raw = call.input.get(name)
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise GatewayError(f"input.{name} is missing or empty")
+    out = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise GatewayError(f"input.{name}[{i}] is not an object")
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError as exc:
+            raise GatewayError(_describe(exc, item, f"input.{name}[{i}]")) from None
+    return out
