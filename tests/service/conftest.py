@@ -99,3 +99,51 @@ def his_for(client: TestClient, institution: tuple[str, str, str] = HZ_HOSPITAL,
 def his(client: TestClient) -> HisClient:
     """The demo 杭州 tertiary hospital, signed in."""
     return his_for(client)
+
+
+# ---------------------------------------------------------------------- persons for tests
+
+CITY_ADMDVS = {"hangzhou": "330100", "jiaxing": "330400", "suizhou": "421300"}
+
+
+def covered_person(psn_no: str, city: str = "hangzhou", *, scheme: str = "employee", category: str = "active",
+                   certno: str | None = None, account: tuple[str, str] = ("1000.00", "2000.00"),
+                   since: str = "2024-01", until: str = "2027-12", **extra) -> dict:
+    """A person document covered from ``since`` to ``until``: an employee with every month's
+    contribution paid on time, or a resident with each year's premium paid."""
+    import datetime as dt
+
+    start = dt.date.fromisoformat(since + "-01")
+    doc = {
+        "psn_no": psn_no, "city": city, "certno": certno or f"{CITY_ADMDVS[city][:4]}02{psn_no[-12:].rjust(12, '0')}",
+        "name": "测试人员", "gend": "F", "brdy": "1980-05-01", "scheme": scheme, "category": category, **extra,
+    }
+    months = []
+    y, mo = start.year, start.month
+    while f"{y:04d}-{mo:02d}" <= until:
+        months.append((y, mo))
+        y, mo = (y + 1, 1) if mo == 12 else (y, mo + 1)
+    if scheme == "employee":
+        doc["employers"] = [{"id": "E1", "name": "示例单位"}]
+        doc["enrolments"] = [{"scheme": "employee", "category": category, "mode": "unit" if category == "active" else "retired" if category == "retired" else category,
+                              "employer": "E1" if category == "active" else None, "start": start.isoformat()}]
+        doc["contributions"] = [{"month": f"{y:04d}-{mo:02d}", "base": "8000.00", "due": "800.00", "paid": "800.00",
+                                 "paid_date": f"{y:04d}-{mo:02d}-10", "payer": "employer" if category == "active" else "person"}
+                                for y, mo in months]
+        doc["account"] = {"date": start.isoformat(), "current": account[0], "history": account[1]}
+    else:
+        doc["enrolments"] = [{"scheme": "resident", "category": category, "mode": "resident", "start": f"{start.year - 1}-10-01"}]
+        doc["contributions"] = [{"month": f"{year}-01", "scheme": "resident", "paid": "400.00", "paid_date": f"{year - 1}-11-15",
+                                 "payer": "person", "kind": "premium"} for year in sorted({y for y, _ in months})]
+    return doc
+
+
+def add_person(database_url: str, doc: dict) -> None:
+    """Store a person document directly (as the agency's REST endpoint would)."""
+    from yibao.service.people import parse_person, store_person
+
+    db = Database(database_url)
+    with db.transaction() as session:
+        parsed = parse_person(doc)
+        store_person(session, parsed, CITY_ADMDVS[parsed.city])
+    db.dispose()
