@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from yibao.service.audit import MaskingFilter
+from yibao.service.cache import Caches
 from yibao.service.codes import load_codes
 from yibao.service.config import Settings
 from yibao.service.db.engine import Database
@@ -28,7 +29,8 @@ class Service:
         self.settings = settings
         self.db = Database(settings.database_url, pool_size=settings.pool_size)
         self.codes = load_codes()
-        self.gateway = Gateway(self.db, self.codes, settings)
+        self.caches = Caches()
+        self.gateway = Gateway(self.db, self.codes, settings, self.caches)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

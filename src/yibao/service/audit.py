@@ -9,10 +9,12 @@ log line of the ``yibao`` loggers.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from yibao.service.auth import Caller
@@ -23,6 +25,9 @@ SENSITIVE = {"certno": mask_certno, "mdtrt_cert_no": mask_certno, "psn_cert_no":
              "psn_name": mask_name, "coner_name": mask_name}
 # 18-character resident ID numbers (and 15-digit old ones) anywhere in a log line.
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8}|\d{6})(\d{2}[0-9Xx]?)(?![0-9A-Za-z])")
+
+
+_INSERT_AUDIT = insert(m.AuditRecord.__table__)
 
 
 def masked(detail: Any) -> Any:
@@ -40,8 +45,9 @@ def mask_text(text: str) -> str:
 
 def audit(session: Session, caller: Caller, request_id: str, action: str, entity: str, entity_id: str,
           detail: dict[str, Any] | None = None) -> None:
-    session.add(m.AuditRecord(request_id=request_id, actor=caller.paasid, role=caller.role, action=action,
-                              entity=entity, entity_id=entity_id, detail=masked(detail or {})))
+    session.connection().execute(_INSERT_AUDIT, {
+        "request_id": request_id, "actor": caller.paasid, "role": caller.role, "action": action, "entity": entity,
+        "entity_id": entity_id, "detail": masked(detail or {}), "at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)})
 
 
 class MaskingFilter(logging.Filter):

@@ -25,12 +25,16 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yibao.service.db import models as m
+
+if TYPE_CHECKING:
+    from yibao.service.cache import TtlCache
 
 ROLES = ("institution", "agency", "auditor")
 
@@ -71,30 +75,49 @@ def bearer(paasid: str, secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {paasid}.{secret}"}
 
 
-def authenticate(session: Session, headers: dict[str, str], *, skew: int, now: float | None = None) -> Caller:
-    """The caller of a request, from its headers; raises :class:`AuthError`."""
+@dataclass(frozen=True)
+class _Credential:
+    paasid: str
+    secret: str
+    role: str
+    institution_code: str | None
+
+
+def authenticate(session: Session, headers: dict[str, str], *, skew: int, now: float | None = None,
+                 cache: "TtlCache | None" = None, check_nonce: bool = True) -> Caller:
+    """The caller of a request, from its headers; raises :class:`AuthError`.
+
+    With ``check_nonce`` false the caller must insert the nonce in its own transaction
+    (:func:`record_nonce`), where the primary key refuses a replay."""
     paasid = headers.get("x-tif-paasid")
     if paasid:
-        return _signed(session, headers, paasid, skew, time.time() if now is None else now)
+        return _signed(session, headers, paasid, skew, time.time() if now is None else now, cache, check_nonce)
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         token = auth[7:].strip()
         paasid, _, secret = token.partition(".")
-        cred = _credential(session, paasid)
+        cred = _credential(session, paasid, cache)
         if not secret or not hmac.compare_digest(cred.secret, secret):
             raise AuthError("invalid bearer token")
         return Caller(cred.paasid, cred.role, cred.institution_code)
     raise AuthError("authentication required: x-tif-* signed headers or a bearer token")
 
 
-def _credential(session: Session, paasid: str) -> m.Credential:
-    cred = session.scalars(select(m.Credential).where(m.Credential.paasid == paasid)).first()
-    if cred is None or not cred.active:
+def _credential(session: Session, paasid: str, cache: "TtlCache | None" = None) -> _Credential:
+    def load() -> _Credential | None:
+        row = session.scalars(select(m.Credential).where(m.Credential.paasid == paasid)).first()
+        if row is None or not row.active:
+            return None
+        return _Credential(row.paasid, row.secret, row.role, row.institution_code)
+
+    cred = cache.get(paasid, load) if cache is not None else load()
+    if cred is None:
         raise AuthError("unknown or inactive x-tif-paasid")
     return cred
 
 
-def _signed(session: Session, headers: dict[str, str], paasid: str, skew: int, now: float) -> Caller:
+def _signed(session: Session, headers: dict[str, str], paasid: str, skew: int, now: float,
+            cache: "TtlCache | None", check_nonce: bool) -> Caller:
     timestamp, nonce, sig = (headers.get(k, "") for k in ("x-tif-timestamp", "x-tif-nonce", "x-tif-signature"))
     if not (timestamp and nonce and sig):
         raise AuthError("signed request needs x-tif-timestamp, x-tif-nonce and x-tif-signature")
@@ -102,18 +125,22 @@ def _signed(session: Session, headers: dict[str, str], paasid: str, skew: int, n
         raise AuthError(f"x-tif-timestamp is not within {skew} s of the server clock")
     if len(nonce) > 64:
         raise AuthError("x-tif-nonce is longer than 64 characters")
-    cred = _credential(session, paasid)
+    cred = _credential(session, paasid, cache)
     if not hmac.compare_digest(signature(cred.secret, timestamp, nonce), sig.lower()):
         raise AuthError("x-tif-signature does not match")
-    if session.get(m.Nonce, (paasid, nonce)) is not None:
+    if check_nonce and session.get(m.Nonce, (paasid, nonce)) is not None:
         raise AuthError("x-tif-nonce was already used (replayed request)")
     return Caller(cred.paasid, cred.role, cred.institution_code, nonce=nonce)
 
 
+_INSERT_NONCE = insert(m.Nonce.__table__)
+
+
 def record_nonce(session: Session, caller: Caller) -> None:
-    """Remember a signed request's nonce in the caller's transaction."""
+    """Remember a signed request's nonce in the caller's transaction (a replay fails on the key)."""
     if caller.nonce is not None:
-        session.add(m.Nonce(paasid=caller.paasid, nonce=caller.nonce, seen_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)))
+        session.connection().execute(_INSERT_NONCE, {"paasid": caller.paasid, "nonce": caller.nonce,
+                                        "seen_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)})
 
 
 def record_nonce_alone(db, caller: Caller) -> None:  # noqa: ANN001 - a Database

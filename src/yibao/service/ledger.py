@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Iterable
 
-from sqlalchemy import case, delete, extract, func, select
+from sqlalchemy import bindparam, case, delete, extract, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from yibao.engine.state import Totals
@@ -36,41 +38,47 @@ class Balances:
         return self.current + self.history
 
 
+_e = m.AccountEntry
+_THIS_YEAR = extract("year", _e.entry_date) == bindparam("year")
+_BALANCES = select(
+    func.sum(case((_THIS_YEAR, _e.current_amount), else_=0), type_=Money()),
+    func.sum(case((_THIS_YEAR, 0), else_=_e.current_amount), type_=Money()),
+    func.sum(_e.history_amount, type_=Money()),
+).where(_e.psn_no == bindparam("psn_no"))
+_YEAR_TOTALS = select(m.RunningTotal.counter, m.RunningTotal.amount).where(
+    m.RunningTotal.psn_no == bindparam("psn_no"), m.RunningTotal.year == bindparam("year"))
+_t = m.RunningTotal.__table__
+
+
+def _upsert(insert_of):  # noqa: ANN001, ANN202 - the dialect's insert
+    statement = insert_of(_t)
+    return statement.on_conflict_do_update(
+        index_elements=[_t.c.psn_no, _t.c.year, _t.c.counter], set_={"amount": _t.c.amount + statement.excluded.amount})
+
+
+_ADD_TOTALS = {"postgresql": _upsert(postgresql_insert), "sqlite": _upsert(sqlite_insert)}
+
+
 def balances(session: Session, psn_no: str, year: int) -> Balances:
-    e = m.AccountEntry
-    this_year = extract("year", e.entry_date) == year
-    row = session.execute(
-        select(
-            func.sum(case((this_year, e.current_amount), else_=0), type_=Money()),
-            func.sum(case((this_year, 0), else_=e.current_amount), type_=Money()),
-            func.sum(e.history_amount, type_=Money()),
-        ).where(e.psn_no == psn_no)
-    ).one()
-    current, earlier_current, history = (x or ZERO for x in row)
+    current, earlier_current, history = (x or ZERO for x in session.execute(_BALANCES, {"psn_no": psn_no, "year": year}).one())
     return Balances(current, earlier_current + history)
 
 
 def year_totals(session: Session, psn_no: str, year: int) -> Totals:
-    rows = session.execute(select(m.RunningTotal.counter, m.RunningTotal.amount).where(
-        m.RunningTotal.psn_no == psn_no, m.RunningTotal.year == year)).all()
-    return Totals((counter, amount) for counter, amount in rows)
+    return Totals((counter, amount) for counter, amount in session.execute(_YEAR_TOTALS, {"psn_no": psn_no, "year": year}))
 
 
 def add_to_totals(session: Session, psn_no: str, year: int, postings: Iterable[tuple[str, Decimal]]) -> None:
-    """Add postings to the cached running totals (the person's row is locked by the caller)."""
+    """Add postings to the cached running totals in one statement (insert, or add on conflict).
+    The person's row is locked by the caller, so no other writer touches these rows."""
     sums: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for counter, amount in postings:
         sums[counter] += amount
     if not sums:
         return
-    existing = {r.counter: r for r in session.scalars(select(m.RunningTotal).where(
-        m.RunningTotal.psn_no == psn_no, m.RunningTotal.year == year, m.RunningTotal.counter.in_(list(sums))))}
-    for counter, amount in sums.items():
-        row = existing.get(counter)
-        if row is None:
-            session.add(m.RunningTotal(psn_no=psn_no, year=year, counter=counter, amount=amount))
-        else:
-            row.amount = row.amount + amount
+    rows = [{"psn_no": psn_no, "year": year, "counter": c, "amount": a} for c, a in sums.items()]
+    connection = session.connection()
+    connection.execute(_ADD_TOTALS[connection.dialect.name], rows)
 
 
 def derived_totals(session: Session, psn_no: str | None = None) -> dict[tuple[str, int, str], Decimal]:

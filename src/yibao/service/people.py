@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any, Literal, Optional
 
 from pydantic import Field, model_validator
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from yibao import vocabulary as V
@@ -123,10 +123,14 @@ def event_row(psn_no: str, ev: Event) -> m.Event:
     return m.Event(psn_no=psn_no, date=ev.date, type=ev.type, detail=detail)
 
 
+_ENROLMENTS = select(m.Enrolment).where(m.Enrolment.psn_no == bindparam("psn_no")).order_by(m.Enrolment.start)
+_EVENTS = select(m.Event).where(m.Event.psn_no == bindparam("psn_no")).order_by(m.Event.date, m.Event.id)
+
+
 def history_of(session: Session, person: m.Person) -> History:
     """The person's lifecycle history, rebuilt from the rows."""
-    enrolments = session.scalars(select(m.Enrolment).where(m.Enrolment.psn_no == person.psn_no).order_by(m.Enrolment.start)).all()
-    events = session.scalars(select(m.Event).where(m.Event.psn_no == person.psn_no).order_by(m.Event.date, m.Event.id)).all()
+    enrolments = session.scalars(_ENROLMENTS, {"psn_no": person.psn_no}).all()
+    events = session.scalars(_EVENTS, {"psn_no": person.psn_no}).all()
     return parse_history({
         "city": person.city,
         "person": {"id": person.psn_no, "birth_date": person.brdy.isoformat(), "sex": person.gend, "hukou": person.hukou, "flags": list(person.flags)},

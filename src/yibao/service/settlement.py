@@ -21,9 +21,9 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from yibao.case import Visit as EngineVisit
@@ -41,12 +41,26 @@ from yibao.service.codes import Codes
 from yibao.service.db import models as m
 from yibao.service.people import case_person, history_of
 
+if TYPE_CHECKING:
+    from yibao.lifecycle.history import History
+    from yibao.service.cache import TtlCache
+
 AMOUNT_FIELDS = (
     "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc",
     "hifp_pay", "hifob_pay", "hifmi_pay", "maf_pay", "oth_pay", "fund_pay_sumamt", "acct_pay", "psn_cash_pay",
     "psn_part_amt",
 )
 GEND = {"M": "1", "F": "2"}  # national 性别 codes
+
+
+# Statements built once: the hot path only binds values (SQLAlchemy caches their compiled form).
+_LOCK_PERSON = select(m.Person).where(m.Person.psn_no == bindparam("psn_no")).with_for_update()
+_UNSETTLED_LINES = select(m.FeeLine).where(
+    m.FeeLine.mdtrt_id == bindparam("mdtrt_id"), m.FeeLine.status == "active", m.FeeLine.setl_id.is_(None),
+).order_by(m.FeeLine.id)
+_INSERT_ENTRY = insert(m.AccountEntry.__table__)
+_INSERT_SETTLEMENT = insert(m.Settlement.__table__)
+_MARK_LINES = update(m.FeeLine.__table__).where(m.FeeLine.__table__.c.id.in_(bindparam("ids", expanding=True))).values(setl_id=bindparam("setl_id"))
 
 
 class SettlementError(CaseError):
@@ -56,7 +70,7 @@ class SettlementError(CaseError):
 def lock_person(session: Session, psn_no: str) -> m.Person:
     """Load the person and hold their row lock to the end of the transaction (PostgreSQL
     ``FOR UPDATE``; on SQLite the transaction already holds the write lock)."""
-    person = session.scalars(select(m.Person).where(m.Person.psn_no == psn_no).with_for_update()).first()
+    person = session.scalars(_LOCK_PERSON, {"psn_no": psn_no}).first()
     if person is None:
         raise SettlementError(f"psn_no {psn_no} is not an insured person of this agency")
     return person
@@ -93,20 +107,17 @@ def settlement_day(visit: m.Visit, interim_day: dt.date | None = None) -> dt.dat
     return visit.begntime.date()
 
 
-def compute(session: Session, codes: Codes, person: m.Person, visit: m.Visit, institution: m.Institution,
-            *, day: dt.date, use_account: bool) -> Computed:
+def compute(session: Session, codes: Codes, person: m.Person, visit: m.Visit, *, day: dt.date, use_account: bool,
+            histories: "TtlCache | None" = None) -> Computed:
     """Run the engine on the visit's unsettled lines. Reads only."""
-    lines = session.scalars(select(m.FeeLine).where(
-        m.FeeLine.mdtrt_id == visit.mdtrt_id, m.FeeLine.status == "active", m.FeeLine.setl_id.is_(None),
-    ).order_by(m.FeeLine.id)).all()
+    lines = session.scalars(_UNSETTLED_LINES, {"mdtrt_id": visit.mdtrt_id}).all()
     if not lines:
         raise SettlementError(f"mdtrt_id {visit.mdtrt_id}: no unsettled fee lines; upload them first (2204/2301)")
     policy = load_city(person.city)
-    engine_visit = _engine_visit(codes, person, visit, institution, lines, day, use_account)
+    engine_visit = _engine_visit(person, visit, lines, day, use_account)
     opening = ledger.balances(session, person.psn_no, day.year) if person.scheme == "employee" else ledger.Balances(ZERO, ZERO)
-    cover = None
-    if session.scalar(select(m.Enrolment.id).where(m.Enrolment.psn_no == person.psn_no).limit(1)) is not None:
-        cover = coverage_on(history_of(session, person), day, policy)
+    history = _history(session, person, histories)
+    cover = coverage_on(history, day, policy) if history.enrolments else None
     state = settle_visit(
         case_person(person, opening.current, opening.history), engine_visit, Rules(policy, day, visit.mdtrt_id),
         ledger.year_totals(session, person.psn_no, day.year), opening.current, opening.history, cover=cover,
@@ -114,8 +125,13 @@ def compute(session: Session, codes: Codes, person: m.Person, visit: m.Visit, in
     return Computed(state, engine_visit, opening.total - state.acct_total, list(lines))
 
 
-def _engine_visit(codes: Codes, person: m.Person, visit: m.Visit, institution: m.Institution,
-                  lines: list[m.FeeLine], day: dt.date, use_account: bool) -> EngineVisit:
+def _history(session: Session, person: m.Person, cache: "TtlCache | None") -> History:
+    if cache is None:
+        return history_of(session, person)
+    return cache.get((person.psn_no, person.history_version), lambda: history_of(session, person))
+
+
+def _engine_visit(person: m.Person, visit: m.Visit, lines: list[m.FeeLine], day: dt.date, use_account: bool) -> EngineVisit:
     kind = visit.kind
     if kind == "chronic_or_special":
         special = set(person.filings.get("special", ()))
@@ -210,22 +226,23 @@ def record(session: Session, codes: Codes, person: m.Person, visit: m.Visit, com
     day = computed.engine_visit.date
     setl_id = new_id(day)
     postings = [(c, a) for c, a in state.postings]
-    row = m.Settlement(
+    values = dict(
         setl_id=setl_id, mdtrt_id=visit.mdtrt_id, psn_no=person.psn_no, institution_code=visit.institution_code,
         kind=kind, year=state.year, setl_date=day, setl_time=setl_time, insutype=visit.insutype,
         med_type=visit.med_type, clr_type=visit.med_type[:2],
         **{name: Decimal(doc[name]) for name in AMOUNT_FIELDS}, balc=Decimal(doc["balc"]),
         setldetail=doc["setldetail"], trace=doc["trace"], postings=[[c, str(a)] for c, a in postings], msgid=msgid,
+        created_at=dt.datetime.now(),
     )
-    session.add(row)
-    session.flush()
+    session.connection().execute(_INSERT_SETTLEMENT, values)
+    row = m.Settlement(**values)  # the recorded values, for the caller (not added to the session)
     account = _account_parts(postings)
     if account != (ZERO, ZERO):
-        session.add(m.AccountEntry(psn_no=person.psn_no, entry_date=day, kind="settlement", current_amount=account[0],
-                                   history_amount=account[1], setl_id=setl_id, note=f"visit {visit.mdtrt_id}"))
+        session.connection().execute(_INSERT_ENTRY, {
+            "psn_no": person.psn_no, "entry_date": day, "kind": "settlement", "current_amount": account[0],
+            "history_amount": account[1], "setl_id": setl_id, "note": f"visit {visit.mdtrt_id}", "created_at": setl_time})
     ledger.add_to_totals(session, person.psn_no, state.year, [(c, a) for c, a in postings if not c.startswith("account.")])
-    for line in computed.lines:
-        line.setl_id = setl_id
+    session.connection().execute(_MARK_LINES, {"ids": [line.id for line in computed.lines], "setl_id": setl_id})
     visit.status = "settled" if kind == "final" else visit.status
     info = setlinfo(codes, person, visit, doc, setl_id=setl_id, setl_time=setl_time, msgid=msgid)
     return Recorded(row, info, setldetail(doc))

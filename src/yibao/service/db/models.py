@@ -22,8 +22,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, event
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from yibao.service.db.types import Money, Price, Quantity, Ratio
 
@@ -102,6 +102,8 @@ class Person(Base):
     ci_cap_bonus: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
     # employers, relatives, contributions, credited_years: documents of the lifecycle history
     history_parts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # bumped whenever the history (enrolments, events, history_parts) changes: the cache key of the parsed history
+    history_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, onupdate=_now)
 
@@ -303,3 +305,19 @@ __all__ = [
     "AccountEntry", "AuditRecord", "Base", "CatalogueItem", "Credential", "Enrolment", "Event", "FeeLine",
     "Institution", "Message", "Nonce", "Person", "RunningTotal", "Settlement", "SignIn", "Visit",
 ]
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_history_version(session: Session, _context: Any, _instances: Any) -> None:
+    """Any change to a person's enrolments, events or own row bumps ``history_version``,
+    so a cached parsed history is never used after the facts changed."""
+    touched: set[str] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, (Enrolment, Event)):
+            touched.add(obj.psn_no)
+        elif isinstance(obj, Person) and obj not in session.new and session.is_modified(obj):
+            touched.add(obj.psn_no)
+    for psn_no in touched:
+        person = session.get(Person, psn_no)
+        if person is not None and person not in session.new:
+            person.history_version = Person.history_version + 1

@@ -2,10 +2,13 @@
 
 1. parse and validate the envelope (a bad one is answered ``infcode`` −1 at once);
 2. authenticate the caller and check it acts for the envelope's ``fixmedins_code``;
-3. in **one database transaction**: claim the ``msgid`` (a replay returns the first answer
-   and changes nothing; a concurrent duplicate waits on the claim, then replays), run the
-   handler, store the answer and the signed request's nonce. Either all of it commits or
-   none of it does — a crash at any point leaves the whole settlement or nothing.
+3. in **one database transaction**: record the signed request's nonce (a replayed request
+   fails on its key), run the handler, store the answer under its ``msgid``. Either all of
+   it commits or none of it does — a crash at any point leaves the whole settlement or
+   nothing. A replayed ``msgid`` fails on its own effects (the visit is settled already)
+   or on the stored answer's key, rolls back, and is answered with the stored answer: the
+   first answer, and nothing changed. A concurrent duplicate waits on the person's lock
+   and then replays the same way.
 """
 
 from __future__ import annotations
@@ -17,20 +20,24 @@ import logging
 import time
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from yibao.errors import YibaoError
-from yibao.service.auth import AuthError, Caller, authenticate, record_nonce, record_nonce_alone
+from yibao.service.auth import AuthError, authenticate, record_nonce
+from yibao.service.cache import Caches
 from yibao.service.codes import Codes
 from yibao.service.config import Settings
 from yibao.service.db import models as m
 from yibao.service.db.engine import Database
 from yibao.service.gateway import people, queries, settling, visits  # noqa: F401 - they register the transactions
 from yibao.service.gateway.envelope import Envelope, GatewayError, parse_envelope, response
-from yibao.service.gateway.registry import TRANSACTIONS, Call
+from yibao.service.gateway.registry import TRANSACTIONS, Call, Transaction
 
 log = logging.getLogger("yibao.gateway")
 RETRIES = 5
+_INSERT_MESSAGE = insert(m.Message.__table__)
 
 
 class Answer:
@@ -39,8 +46,9 @@ class Answer:
 
 
 class Gateway:
-    def __init__(self, db: Database, codes: Codes, settings: Settings):
+    def __init__(self, db: Database, codes: Codes, settings: Settings, caches: Caches | None = None):
         self.db, self.codes, self.settings = db, codes, settings
+        self.caches = caches or Caches()
 
     def call(self, body: bytes, headers: dict[str, str]) -> Answer:
         received = dt.datetime.now()
@@ -48,9 +56,7 @@ class Gateway:
         envelope: Envelope | None = None
         try:
             envelope = parse_envelope(body)
-            with self.db.sessions() as session:
-                caller = authenticate(session, headers, skew=self.settings.signature_skew)
-            answer = self._run(envelope, caller, received)
+            answer = Answer(self._run(envelope, headers, received))
         except AuthError as exc:
             answer = Answer(response(envelope, None, received=received, error=str(exc)), exc.status)
         except GatewayError as exc:
@@ -61,60 +67,71 @@ class Gateway:
                  (time.perf_counter() - started) * 1000, f" err={answer.body['err_msg']}" if answer.body["infcode"] else "")
         return answer
 
-    def _run(self, envelope: Envelope, caller: Caller, received: dt.datetime) -> Answer:
-        if caller.role != "institution" or caller.institution_code != envelope.fixmedins_code:
-            record_nonce_alone(self.db, caller)
-            raise AuthError(f"caller {caller.paasid} may not act for institution {envelope.fixmedins_code}", 403)
+    def _run(self, envelope: Envelope, headers: dict[str, str], received: dt.datetime) -> dict[str, Any]:
         tx = TRANSACTIONS.get(envelope.infno)
-        if tx is None:
-            record_nonce_alone(self.db, caller)
-            raise GatewayError(f"infno {envelope.infno} is not a transaction this service answers "
-                               f"({', '.join(sorted(TRANSACTIONS))})")
         digest = hashlib.sha256(json.dumps([envelope.infno, envelope.input], sort_keys=True, default=str).encode()).hexdigest()
         for attempt in range(RETRIES):
             try:
-                return Answer(self._once(tx, envelope, caller, received, digest))
+                return self._once(tx, envelope, headers, received, digest)
             except IntegrityError as exc:
                 if "nonce" in str(exc.orig).lower():
                     raise AuthError("x-tif-nonce was already used (replayed request)") from None
-                continue  # a concurrent duplicate msgid committed first: replay its answer
+                stored = self._stored(envelope, digest)  # the msgid was answered (perhaps concurrently): replay
+                if stored is not None:
+                    return stored
+                raise
             except OperationalError:
                 if attempt == RETRIES - 1:
                     raise
                 time.sleep(0.01 * (attempt + 1))  # a deadlock or a busy database: try the whole call again
             except (GatewayError, YibaoError) as exc:
-                record_nonce_alone(self.db, caller)
+                stored = self._stored(envelope, digest)  # a replay of an answered message fails on its own effects
+                if stored is not None:
+                    return stored
                 raise GatewayError(str(exc)) from None
         raise GatewayError(f"msgid {envelope.msgid}: could not be answered after {RETRIES} attempts")
 
-    def _once(self, tx, envelope: Envelope, caller: Caller, received: dt.datetime, digest: str) -> dict[str, Any]:  # noqa: ANN001
+    def _once(self, tx: Transaction | None, envelope: Envelope, headers: dict[str, str], received: dt.datetime,
+              digest: str) -> dict[str, Any]:
+        """Everything in one transaction. The answer is stored last, keyed by msgid: a
+        replay either fails on its own effects or on that key, and then gets the stored answer."""
         with self.db.transaction() as session:
-            stored = session.get(m.Message, envelope.msgid)
-            if stored is not None:
-                if stored.institution_code != envelope.fixmedins_code or stored.infno != envelope.infno or stored.digest != digest:
-                    raise GatewayError(f"msgid {envelope.msgid} was already used for a different request")
-                record_nonce(session, caller)
-                return stored.response
-            claim = m.Message(msgid=envelope.msgid, institution_code=envelope.fixmedins_code, infno=envelope.infno,
-                              digest=digest, response={}, mdtrt_id=_subject(envelope))
-            session.add(claim)
-            session.flush()  # a concurrent duplicate blocks here until the first commits, then fails and replays
+            caller = authenticate(session, headers, skew=self.settings.signature_skew,
+                                  cache=self.caches.credentials, check_nonce=False)
+            record_nonce(session, caller)  # first: a replayed signed request fails here, on the key
+            if caller.role != "institution" or caller.institution_code != envelope.fixmedins_code:
+                raise AuthError(f"caller {caller.paasid} may not act for institution {envelope.fixmedins_code}", 403)
+            if tx is None:
+                raise GatewayError(f"infno {envelope.infno} is not a transaction this service answers "
+                                   f"({', '.join(sorted(TRANSACTIONS))})")
             if self.settings.require_sign_in and envelope.infno != "9001":
-                _check_sign_in(session, envelope)
-            call = Call(session, envelope, caller, self.codes, self.settings, envelope.msgid, received)
+                self._check_sign_in(session, envelope)
+            call = Call(session, envelope, caller, self.codes, self.settings, envelope.msgid, received, self.caches)
             output = tx.handler(call)
             answer = response(envelope, output, received=received)
-            claim.response = answer
-            if claim.mdtrt_id is None and isinstance(output, dict):
-                claim.mdtrt_id = _created_visit(output)
-            record_nonce(session, caller)
+            subject = _subject(envelope) or (_created_visit(output) if isinstance(output, dict) else None)
+            session.connection().execute(_INSERT_MESSAGE, {
+                "msgid": envelope.msgid, "institution_code": envelope.fixmedins_code, "infno": envelope.infno,
+                "digest": digest, "response": answer, "mdtrt_id": subject, "created_at": received})
             return answer
 
+    def _stored(self, envelope: Envelope, digest: str) -> dict[str, Any] | None:
+        with self.db.sessions() as session:
+            stored = session.get(m.Message, envelope.msgid)
+            if stored is None:
+                return None
+            if stored.institution_code != envelope.fixmedins_code or stored.infno != envelope.infno or stored.digest != digest:
+                raise GatewayError(f"msgid {envelope.msgid} was already used for a different request")
+            return stored.response
 
-def _check_sign_in(session, envelope: Envelope) -> None:  # noqa: ANN001
-    sign = session.get(m.SignIn, envelope.sign_no) if envelope.sign_no else None
-    if sign is None or sign.institution_code != envelope.fixmedins_code:
-        raise GatewayError("sign_no is missing or not a sign-in of this institution; sign in with 9001 first")
+    def _check_sign_in(self, session: Session, envelope: Envelope) -> None:
+        def load() -> str | None:
+            sign = session.get(m.SignIn, envelope.sign_no) if envelope.sign_no else None
+            return sign.institution_code if sign is not None else None
+
+        owner = self.caches.sign_ins.get(envelope.sign_no, load) if envelope.sign_no else None
+        if owner != envelope.fixmedins_code:
+            raise GatewayError("sign_no is missing or not a sign-in of this institution; sign in with 9001 first")
 
 
 def _subject(envelope: Envelope) -> str | None:

@@ -12,10 +12,22 @@ from sqlalchemy.orm import Session
 from yibao.case import _describe
 from yibao.service.audit import audit
 from yibao.service.auth import Caller
+from yibao.service.cache import Caches
 from yibao.service.codes import Codes
 from yibao.service.config import Settings
 from yibao.service.db import models as m
 from yibao.service.gateway.envelope import Envelope, GatewayError
+
+
+@dataclass(frozen=True)
+class Institution:
+    """What a transaction reads of the calling institution (cached per process)."""
+
+    code: str
+    name: str
+    city: str
+    admdvs: str
+    level: str
 
 
 @dataclass
@@ -29,14 +41,21 @@ class Call:
     settings: Settings
     request_id: str
     received: dt.datetime
+    caches: Caches
 
     @property
     def input(self) -> dict[str, Any]:
         return self.envelope.input
 
     @property
-    def institution(self) -> m.Institution:
-        inst = self.session.get(m.Institution, self.envelope.fixmedins_code)
+    def institution(self) -> Institution:
+        code = self.envelope.fixmedins_code
+
+        def load() -> Institution | None:
+            row = self.session.get(m.Institution, code)
+            return Institution(row.code, row.name, row.city, row.admdvs, row.level) if row is not None else None
+
+        inst = self.caches.institutions.get(code, load)
         if inst is None:
             raise GatewayError(f"fixmedins_code {self.envelope.fixmedins_code} is not a 定点医药机构 of this agency")
         return inst

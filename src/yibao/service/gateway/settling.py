@@ -43,11 +43,11 @@ class SettleInput(Node):
 
 def _prepare(call: Call, setting: str, *, lock: bool) -> tuple[SettleInput, m.Person, m.Visit]:
     data = node(call, SettleInput)
-    visit = call.visit(data.mdtrt_id, data.psn_no)  # refuses another institution's visit before any lock
-    person = S.lock_person(call.session, visit.psn_no) if lock else call.session.get(m.Person, visit.psn_no)
-    assert person is not None
-    if lock:
-        call.session.refresh(visit)  # read again under the lock: a concurrent settlement may have changed it
+    # the person's lock first, so that the visit is read as the last settlement left it
+    person = S.lock_person(call.session, data.psn_no) if lock else call.session.get(m.Person, data.psn_no)
+    if person is None:
+        raise GatewayError(f"psn_no {data.psn_no} is not an insured person of this agency")
+    visit = call.visit(data.mdtrt_id, data.psn_no)  # another institution's visit is not found
     if visit.setting != setting:
         raise GatewayError(f"mdtrt_id {visit.mdtrt_id} is an {visit.setting} visit; use the {visit.setting} transactions")
     if data.insutype and data.insutype != visit.insutype:
@@ -73,8 +73,8 @@ def _compute(call: Call, data: SettleInput, person: m.Person, visit: m.Visit) ->
         raise GatewayError(f"mdtrt_id {visit.mdtrt_id} is discharged; settle it finally (mid_setl_flag 0)")
     try:
         day = S.settlement_day(visit, call.envelope.time.date() if interim else None)
-        computed = S.compute(call.session, call.codes, person, visit, call.institution, day=day,
-                             use_account=data.acct_used_flag == "1")
+        computed = S.compute(call.session, call.codes, person, visit, day=day,
+                             use_account=data.acct_used_flag == "1", histories=call.caches.histories)
     except YibaoError as exc:
         raise GatewayError(str(exc)) from None
     if data.medfee_sumamt is not None and data.medfee_sumamt != computed.state.split.total:

@@ -89,6 +89,7 @@ def upgrade() -> None:
     sa.Column('filings', sa.JSON(), nullable=False),
     sa.Column('ci_cap_bonus', yibao.service.db.types.Scaled(2, 18), nullable=False),
     sa.Column('history_parts', sa.JSON(), nullable=False),
+    sa.Column('history_version', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('psn_no'),
