@@ -30,6 +30,8 @@ def register(sub: Any) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.add_argument("--demo", action="store_true", help="load the demo data set first (if the database is empty)")
+    serve.add_argument("--overlay", action="append", default=[], metavar="F",
+                       help="a policy overlay (repeatable; each names its city) — figures the texts leave blank")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=run_serve)
 
@@ -57,7 +59,7 @@ def database_url(args: argparse.Namespace) -> str:
     from yibao.service.config import Settings
 
     url = getattr(args, "database", None) or Settings().database_url
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite://":
+    if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     return url
 
@@ -139,6 +141,11 @@ def run_serve(args: argparse.Namespace) -> int:
 
     url = database_url(args)
     os.environ["YIBAO_DATABASE_URL"] = url
+    if args.overlay:
+        from yibao.service.policies import Policies
+
+        Policies(tuple(os.path.abspath(o) for o in args.overlay))  # refuse a bad overlay before serving
+        os.environ["YIBAO_OVERLAYS"] = os.pathsep.join(os.path.abspath(o) for o in args.overlay)
     if args.demo:
         run_load_demo(args)
     else:

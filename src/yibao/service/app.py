@@ -7,7 +7,8 @@ benchmark all run the same application on whichever database the URL names.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -16,6 +17,7 @@ from yibao.service.audit import MaskingFilter
 from yibao.service.cache import Caches
 from yibao.service.codes import load_codes
 from yibao.service.config import Settings
+from yibao.service.policies import Policies
 from yibao.service.db.engine import Database
 from yibao.service.gateway.dispatch import Gateway
 
@@ -30,13 +32,20 @@ class Service:
         self.db = Database(settings.database_url, pool_size=settings.pool_size)
         self.codes = load_codes()
         self.caches = Caches()
-        self.gateway = Gateway(self.db, self.codes, settings, self.caches)
+        self.policies = Policies(settings.overlays)
+        self.gateway = Gateway(self.db, self.codes, settings, self.caches, self.policies)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     service = Service(settings)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.db.dispose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="yibao settlement service",
         version="0.1.0",
         description=(
@@ -70,9 +79,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pass
     else:
         mount(app, service)
-
-    @app.on_event("shutdown")
-    def _close() -> None:
-        service.db.dispose()
 
     return app

@@ -32,7 +32,7 @@ from yibao import vocabulary as V
 from yibao.engine.rules import Rules
 from yibao.errors import CaseError
 from yibao.money import ZERO, round_fen
-from yibao.policy.loader import load_city
+from yibao.policy.loader import CityPolicy
 from yibao.service.db import models as m
 
 COLUMNS = ("code", "name", "class", "selfpay_ratio", "price_limit", "begin_date", "end_date")
@@ -163,27 +163,31 @@ class LineSplit:
     inscp_scp_amt: Decimal
 
 
-def split_line(entry: m.CatalogueItem, city: str, day: dt.date, cnt: Decimal, pric: Decimal, amount: Decimal, where: str) -> LineSplit:
-    """Split one fee line by its catalogue entry (the identity G3 holds per line)."""
+def split_line(entry: m.CatalogueItem, policy: CityPolicy, day: dt.date, cnt: Decimal, pric: Decimal, amount: Decimal,
+               where: str) -> LineSplit:
+    """Split one fee line by its catalogue entry (the identity G3 holds per line). A refund
+    line (negative quantity and amount) is split as its charge would be, with the sign kept."""
+    sign = -1 if amount < 0 else 1
+    amount, cnt = abs(amount), abs(cnt)
     if entry.item_class == "C":
-        return LineSplit("C", Decimal(1), entry.price_limit, amount, ZERO, ZERO, ZERO)
+        return LineSplit("C", Decimal(1), entry.price_limit, sign * amount, ZERO, ZERO, ZERO)
     over = ZERO
     if entry.price_limit is not None and pric > entry.price_limit:
-        over = min(amount, max(ZERO, round_fen((pric - entry.price_limit) * cnt)))
+        over = min(amount, round_fen((pric - entry.price_limit) * cnt))
     ratio = ZERO
     if entry.item_class == "B":
-        ratio = entry.selfpay_ratio if entry.selfpay_ratio is not None else _default_ratio(city, day, entry.code, where)
+        ratio = entry.selfpay_ratio if entry.selfpay_ratio is not None else _default_ratio(policy, day, entry.code, where)
     base = amount - over
     pre = round_fen(base * ratio)
-    return LineSplit(entry.item_class, ratio, entry.price_limit, ZERO, over, pre, base - pre)
+    return LineSplit(entry.item_class, ratio, entry.price_limit, ZERO, sign * over, sign * pre, sign * (base - pre))
 
 
-def _default_ratio(city: str, day: dt.date, code: str, where: str) -> Decimal:
-    rules = Rules(load_city(city), day, where)
+def _default_ratio(policy: CityPolicy, day: dt.date, code: str, where: str) -> Decimal:
+    rules = Rules(policy, day, where)
     default = rules.optional(DEFAULT_RATIO)
     if default is None or default == "per_item":
         raise CatalogueError(
-            f"{where}: {code} is 乙类 without a 先行自付比例 in the catalogue, and {V.CITIES[city]} has no default "
+            f"{where}: {code} is 乙类 without a 先行自付比例 in the catalogue, and {policy.document.name} has no default "
             f"({rules.clause(DEFAULT_RATIO) or 'the province sets it per item'})"
         )
     return Decimal(default)

@@ -17,4 +17,7 @@ class Settings:
     #: Connections per process (PostgreSQL).
     pool_size: int = field(default_factory=lambda: int(os.environ.get("YIBAO_POOL_SIZE", "8")))
     #: Whether a business transaction must carry a ``sign_no`` from 9001.
+    #: Policy overlay files (each names its city), e.g. the figures 苏州 and 舟山 leave blank.
+    overlays: tuple[str, ...] = field(default_factory=lambda: tuple(
+        p for p in os.environ.get("YIBAO_OVERLAYS", "").split(os.pathsep) if p))
     require_sign_in: bool = field(default_factory=lambda: os.environ.get("YIBAO_REQUIRE_SIGN_IN", "1") == "1")

@@ -89,7 +89,8 @@ def derived_totals(session: Session, psn_no: str | None = None) -> dict[tuple[st
     sums: dict[tuple[str, int, str], Decimal] = defaultdict(lambda: ZERO)
     for person, year, postings in session.execute(query):
         for counter, amount in postings:
-            sums[(person, year, counter)] += Decimal(amount)
+            if not counter.startswith("account."):  # account payments live in the account ledger
+                sums[(person, year, counter)] += Decimal(amount)
     return dict(sums)
 
 

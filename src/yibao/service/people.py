@@ -62,6 +62,8 @@ class PersonDocument(_Strict):
     flags: tuple[Flag, ...] = ()
     filings: Filings = Filings()
     ci_cap_bonus: Money = ZERO
+    #: 异地长期居住/安置备案: a non-local visit without a route of its own is ``long_term``
+    long_term_residence: bool = False
     account: Optional[OpeningAccount] = None
     enrolments: tuple[Enrolment, ...] = Field(min_length=1)
     events: tuple[Event, ...] = ()
@@ -101,6 +103,7 @@ def store_person(session: Session, doc: PersonDocument, admdvs: str) -> m.Person
         gend=doc.gend, brdy=doc.brdy, hukou=doc.hukou, scheme=doc.scheme, category=doc.category,
         grade=doc.grade, assistance=doc.assistance, flags=list(doc.flags),
         filings=doc.filings.model_dump(mode="json"), ci_cap_bonus=doc.ci_cap_bonus,
+        long_term_residence=doc.long_term_residence,
         history_parts={part: [x.model_dump(mode="json", exclude_none=True) for x in getattr(doc, part)] for part in HISTORY_PARTS},
     )
     session.add(row)

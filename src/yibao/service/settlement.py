@@ -34,7 +34,7 @@ from yibao.engine.state import TraceStep, VisitState
 from yibao.errors import CaseError
 from yibao.lifecycle.coverage import coverage_on
 from yibao.money import ZERO, fmt
-from yibao.policy.loader import load_city
+from yibao.policy.loader import CityPolicy, load_city
 from yibao.report import settlement_json
 from yibao.service import ledger
 from yibao.service.codes import Codes
@@ -108,12 +108,12 @@ def settlement_day(visit: m.Visit, interim_day: dt.date | None = None) -> dt.dat
 
 
 def compute(session: Session, codes: Codes, person: m.Person, visit: m.Visit, *, day: dt.date, use_account: bool,
-            histories: "TtlCache | None" = None) -> Computed:
+            policy: CityPolicy | None = None, histories: "TtlCache | None" = None) -> Computed:
     """Run the engine on the visit's unsettled lines. Reads only."""
     lines = session.scalars(_UNSETTLED_LINES, {"mdtrt_id": visit.mdtrt_id}).all()
     if not lines:
         raise SettlementError(f"mdtrt_id {visit.mdtrt_id}: no unsettled fee lines; upload them first (2204/2301)")
-    policy = load_city(person.city)
+    policy = policy or load_city(person.city)
     engine_visit = _engine_visit(person, visit, lines, day, use_account)
     opening = ledger.balances(session, person.psn_no, day.year) if person.scheme == "employee" else ledger.Balances(ZERO, ZERO)
     history = _history(session, person, histories)
@@ -194,11 +194,16 @@ def setlinfo(codes: Codes, person: m.Person, visit: m.Visit, doc: dict[str, Any]
     return info
 
 
+#: The trace's fund names for the national fund_pay_type codes (统筹 and 生育 codes are the basic fund).
+_TRACE_FUND = {"310200": "acct", "330100": "hifob", "390200": "hifmi", "610100": "maf", "999997": "oth"}
+
+
 def setldetail(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """``setldetail`` rows with the national fields; each fund's trace steps as its process note."""
     rows = []
     for d in doc["setldetail"]:
-        steps = [t for t in doc["trace"] if t.get("fund") == d["fund_pay_type"]]
+        fund = _TRACE_FUND.get(d["fund_pay_type"], "hifp")
+        steps = [t for t in doc["trace"] if t.get("fund") == fund]
         rows.append({
             "fund_pay_type": d["fund_pay_type"], "inscp_scp_amt": doc["inscp_scp_amt"], "crt_payb_lmt_amt": None,
             "fund_payamt": d["fund_payamt"], "fund_payamt_type": "1",

@@ -100,6 +100,7 @@ class Person(Base):
     flags: Mapped[list[Any]] = mapped_column(default=list)
     filings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     ci_cap_bonus: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    long_term_residence: Mapped[bool] = mapped_column(Boolean, default=False)  # 异地长期居住/安置备案
     # employers, relatives, contributions, credited_years: documents of the lifecycle history
     history_parts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # bumped whenever the history (enrolments, events, history_parts) changes: the cache key of the parsed history
@@ -220,6 +221,7 @@ class FeeLine(Base):
     preselfpay_amt: Mapped[Decimal] = mapped_column(Money())
     inscp_scp_amt: Mapped[Decimal] = mapped_column(Money())
     status: Mapped[str] = mapped_column(String(10), default="active")  # active | withdrawn
+    msgid: Mapped[Optional[str]] = mapped_column(String(40))  # the upload (2204/2301) that brought it, for 2601
     setl_id: Mapped[Optional[str]] = mapped_column(ForeignKey("settlements.setl_id"))  # interim settlement that took it
 
 

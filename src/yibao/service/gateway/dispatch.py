@@ -29,6 +29,7 @@ from yibao.service.auth import AuthError, authenticate, record_nonce
 from yibao.service.cache import Caches
 from yibao.service.codes import Codes
 from yibao.service.config import Settings
+from yibao.service.policies import Policies
 from yibao.service.db import models as m
 from yibao.service.db.engine import Database
 from yibao.service.gateway import people, queries, settling, visits  # noqa: F401 - they register the transactions
@@ -46,9 +47,11 @@ class Answer:
 
 
 class Gateway:
-    def __init__(self, db: Database, codes: Codes, settings: Settings, caches: Caches | None = None):
+    def __init__(self, db: Database, codes: Codes, settings: Settings, caches: Caches | None = None,
+                 policies: Policies | None = None):
         self.db, self.codes, self.settings = db, codes, settings
         self.caches = caches or Caches()
+        self.policies = policies or Policies(settings.overlays)
 
     def call(self, body: bytes, headers: dict[str, str]) -> Answer:
         received = dt.datetime.now()
@@ -106,7 +109,8 @@ class Gateway:
                                    f"({', '.join(sorted(TRANSACTIONS))})")
             if self.settings.require_sign_in and envelope.infno != "9001":
                 self._check_sign_in(session, envelope)
-            call = Call(session, envelope, caller, self.codes, self.settings, envelope.msgid, received, self.caches)
+            call = Call(session, envelope, caller, self.codes, self.settings, envelope.msgid, received, self.caches,
+                        self.policies)
             output = tx.handler(call)
             answer = response(envelope, output, received=received)
             subject = _subject(envelope) or (_created_visit(output) if isinstance(output, dict) else None)
@@ -120,6 +124,8 @@ class Gateway:
             stored = session.get(m.Message, envelope.msgid)
             if stored is None:
                 return None
+            if stored.digest == settling.CORRECTED and stored.institution_code == envelope.fixmedins_code:
+                raise GatewayError(f"msgid {envelope.msgid} was corrected (2601) before it arrived; it takes no effect")
             if stored.institution_code != envelope.fixmedins_code or stored.infno != envelope.infno or stored.digest != digest:
                 raise GatewayError(f"msgid {envelope.msgid} was already used for a different request")
             return stored.response

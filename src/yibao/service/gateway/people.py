@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from yibao.lifecycle.coverage import coverage_on
 from yibao.money import fmt
-from yibao.policy.loader import load_city
 from yibao.service import ledger
 from yibao.service.db import models as m
 from yibao.service.gateway.envelope import GatewayError, parse_datetime
@@ -58,7 +57,7 @@ def person_info(call: Call) -> dict[str, Any]:
     person = find_person(call, q.mdtrt_cert_type, q.mdtrt_cert_no)
     today = call.received.date()
     history = history_of(call.session, person)
-    cover = coverage_on(history, today, load_city(person.city))
+    cover = coverage_on(history, today, call.policies.for_city(person.city))
     enrolment = history.enrolment_on(today) or (max(history.enrolments, key=lambda e: e.start) if history.enrolments else None)
     balance = ledger.balances(call.session, person.psn_no, today.year) if person.scheme == "employee" else None
     age = today.year - person.brdy.year - ((today.month, today.day) < (person.brdy.month, person.brdy.day))
@@ -107,7 +106,7 @@ def eligibility(call: Call) -> dict[str, Any]:
     scheme = call.codes.scheme_of(data.insutype)
     if data.med_type:
         call.codes.med_type(data.med_type)
-    cover = coverage_on(history_of(call.session, person), day, load_city(person.city))
+    cover = coverage_on(history_of(call.session, person), day, call.policies.for_city(person.city))
     ok = cover.covered and cover.scheme == scheme
     reason = cover.reason if cover.covered or ok else cover.reason
     if cover.covered and cover.scheme != scheme:

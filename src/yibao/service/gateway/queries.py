@@ -38,8 +38,9 @@ def _day(value: str, field: str) -> dt.date:
 
 @transaction("3201", "对总账 daily reconciliation", writes=False)
 def reconcile(call: Call) -> dict[str, Any]:
-    """Compare the institution's totals with the service's for the period: settlements
-    count +1, reversals −1 (their amounts are already negated)."""
+    """Compare the institution's totals with the service's for the settlements made in the
+    period (by the time of the settlement call): settlements count +1, reversals −1 (their
+    amounts are already negated)."""
     data = node(call, ReconcileInput)
     begin, end = _day(data.stmt_begndate, "stmt_begndate"), _day(data.stmt_enddate, "stmt_enddate")
     if end < begin:
@@ -50,7 +51,8 @@ def reconcile(call: Call) -> dict[str, Any]:
         func.sum(s.acct_pay, type_=Money()),
         func.sum(case((s.kind == "reversal", -1), else_=1)),
     ).where(s.institution_code == call.envelope.fixmedins_code, s.insutype == data.insutype,
-            s.clr_type == data.clr_type, s.setl_date >= begin, s.setl_date <= end)).one()
+            s.clr_type == data.clr_type, s.setl_time >= dt.datetime.combine(begin, dt.time()),
+            s.setl_time < dt.datetime.combine(end + dt.timedelta(days=1), dt.time()))).one()
     medfee, fund, acct, count = (row[0] or ZERO, row[1] or ZERO, row[2] or ZERO, int(row[3] or 0))
     ours = {"medfee_sumamt": medfee, "fund_pay_sumamt": fund, "acct_pay": acct, "fixmedins_setl_cnt": count}
     theirs = {"medfee_sumamt": data.medfee_sumamt, "fund_pay_sumamt": data.fund_pay_sumamt, "acct_pay": data.acct_pay,

@@ -15,6 +15,7 @@ from yibao.service.auth import Caller
 from yibao.service.cache import Caches
 from yibao.service.codes import Codes
 from yibao.service.config import Settings
+from yibao.service.policies import Policies
 from yibao.service.db import models as m
 from yibao.service.gateway.envelope import Envelope, GatewayError
 
@@ -42,6 +43,7 @@ class Call:
     request_id: str
     received: dt.datetime
     caches: Caches
+    policies: Policies
 
     @property
     def input(self) -> dict[str, Any]:

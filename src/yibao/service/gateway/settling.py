@@ -74,7 +74,8 @@ def _compute(call: Call, data: SettleInput, person: m.Person, visit: m.Visit) ->
     try:
         day = S.settlement_day(visit, call.envelope.time.date() if interim else None)
         computed = S.compute(call.session, call.codes, person, visit, day=day,
-                             use_account=data.acct_used_flag == "1", histories=call.caches.histories)
+                             use_account=data.acct_used_flag == "1", policy=call.policies.for_city(person.city),
+                             histories=call.caches.histories)
     except YibaoError as exc:
         raise GatewayError(str(exc)) from None
     if data.medfee_sumamt is not None and data.medfee_sumamt != computed.state.split.total:
@@ -173,6 +174,8 @@ class CorrectionInput(Node):
     oinfno: str = Field(pattern=r"^\d{4}$")
 
 
+#: The digest of a msgid corrected before it arrived (no request hashes to it).
+CORRECTED = "corrected-before-arrival"
 UNDOABLE = {"2201", "2204", "2207", "2301", "2304", "2401", "2402"}
 
 
@@ -183,9 +186,15 @@ def correct(call: Call) -> dict[str, Any]:
         raise GatewayError(f"oinfno {data.oinfno} cannot be undone by 2601 (one of {', '.join(sorted(UNDOABLE))})")
     original = call.session.get(m.Message, data.omsgid)
     if original is None:
+        # the original may still be on its way: its msgid is taken now, so it takes no effect when it arrives
+        call.session.add(m.Message(msgid=data.omsgid, institution_code=call.envelope.fixmedins_code, infno=data.oinfno,
+                                   digest=CORRECTED, response={}, mdtrt_id=None, created_at=call.received))
         call.audit("correct (nothing to undo)", "message", data.omsgid, {"oinfno": data.oinfno})
         return {"data": {"omsgid": data.omsgid, "oinfno": data.oinfno, "result": "0",
                          "memo": "the original message was never answered successfully; nothing to undo"}}
+    if original.digest == CORRECTED:
+        return {"data": {"omsgid": data.omsgid, "oinfno": data.oinfno, "result": "0",
+                         "memo": "already corrected before it arrived; nothing to undo"}}
     if original.institution_code != call.envelope.fixmedins_code:
         raise GatewayError(f"omsgid {data.omsgid} is not a message of institution {call.envelope.fixmedins_code}")
     if original.infno != data.oinfno:
@@ -225,9 +234,10 @@ def _undo(call: Call, data: CorrectionInput, original: m.Message) -> str:
         return f"discharge of {visit.mdtrt_id} undone"
     # 2204 / 2301: withdraw the lines that message uploaded, unless settled since
     visit = call.visit(original.mdtrt_id, data.psn_no)
-    sns = [r["feedetl_sn"] for r in out.get("result", [])]
     lines = call.session.scalars(select(m.FeeLine).where(
-        m.FeeLine.mdtrt_id == visit.mdtrt_id, m.FeeLine.status == "active", m.FeeLine.feedetl_sn.in_(sns))).all()
+        m.FeeLine.mdtrt_id == visit.mdtrt_id, m.FeeLine.status == "active", m.FeeLine.msgid == data.omsgid)).all()
+    if not lines:
+        return f"the fee lines of {data.omsgid} were already withdrawn"
     if any(line.setl_id for line in lines):
         raise GatewayError(f"some lines of {data.omsgid} are settled; reverse the settlement first")
     for line in lines:

@@ -53,7 +53,7 @@ def _open_visit(call: Call, person: m.Person, *, setting: str, insutype: str, me
     location = call.codes.location(person.insuplc_admdvs, inst.admdvs)
     route = None
     if location != "local":
-        route = med.route or ("long_term" if person.filings.get("long_term_residence") else "temporary")
+        route = med.route or ("long_term" if person.long_term_residence else "temporary")
     visit = m.Visit(
         mdtrt_id=new_id(begntime.date()), psn_no=person.psn_no, institution_code=inst.code, setting=setting,
         insutype=insutype, med_type=med_type, kind=med.kind, level=inst.level, location=location, route=route,
@@ -295,7 +295,8 @@ def _upload(call: Call, setting: str) -> dict[str, Any]:
         if entry is None:
             raise GatewayError(f"{where}: med_list_codg {line.med_list_codg} is not in the {person.city} catalogue on {when.date()}")
         try:
-            split = catalogue.split_line(entry, person.city, when.date(), line.cnt, line.pric, line.det_item_fee_sumamt, where)
+            split = catalogue.split_line(entry, call.policies.for_city(person.city), when.date(), line.cnt, line.pric,
+                                         line.det_item_fee_sumamt, where)
         except catalogue.CatalogueError as exc:
             raise GatewayError(str(exc)) from None
         lv = call.codes.chrgitm_lv[split.chrgitm_lv_class]
@@ -305,7 +306,7 @@ def _upload(call: Call, setting: str) -> dict[str, Any]:
             cnt=line.cnt, pric=line.pric, det_item_fee_sumamt=line.det_item_fee_sumamt, fee_ocur_time=when,
             chrgitm_lv=lv, selfpay_prop=split.selfpay_prop, pric_uplmt_amt=split.pric_uplmt_amt,
             fulamt_ownpay_amt=split.fulamt_ownpay_amt, overlmt_amt=split.overlmt_amt,
-            preselfpay_amt=split.preselfpay_amt, inscp_scp_amt=split.inscp_scp_amt,
+            preselfpay_amt=split.preselfpay_amt, inscp_scp_amt=split.inscp_scp_amt, msgid=call.envelope.msgid,
         ))
         result.append({
             "feedetl_sn": line.feedetl_sn, "det_item_fee_sumamt": fmt(line.det_item_fee_sumamt), "cnt": _places(line.cnt, 4),
