@@ -1,4 +1,6 @@
 # The two commands: `make run` and `make test`. Both set everything up first.
+# `make run` serves the settlement service with the demo data on http://127.0.0.1:8000
+# (the database is var/yibao.db: migrated, and loaded with the demo data when empty).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -15,7 +17,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 run: install
-	$(BIN)/yibao demo
+	$(BIN)/yibao serve --demo --database sqlite:///var/yibao.db
 
 test: install
 	$(BIN)/python -m pytest
