@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pytest
 
-from conftest import run_cli, write_case
+from support import run_cli, write_case
 
 
 def base_case(city: str = "jiaxing", date: str = "2025-03-10") -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import yibao.policy.loader as loader
-from conftest import case, run_cli, settle, visit, write_case
+from support import case, run_cli, settle, visit, write_case
 from yibao.errors import PolicyError
 from yibao.policy.loader import load_city
 

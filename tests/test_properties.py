@@ -15,7 +15,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import settle
+from support import settle
 
 D = Decimal
 SPANS = {"jiaxing": (2025, 2026), "hangzhou": (2026, 2027), "suizhou": (2024, 2026)}

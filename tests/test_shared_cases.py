@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from conftest import SHARED_CASES, run_cli
+from support import SHARED_CASES, run_cli
 
 AMOUNTS = [
     "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import case, check, details, settle, split, visit
+from support import case, check, details, settle, split, visit
 
 CITY = "jiaxing"
 

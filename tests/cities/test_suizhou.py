@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import case, check, details, money, settle, visit
+from support import case, check, details, money, settle, visit
 from yibao.errors import MissingPolicyValue
 
 CITY = "suizhou"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import case, run_cli, settle, visit, write_case
+from support import case, run_cli, settle, visit, write_case
 from yibao.errors import MissingPolicyValue
 from yibao.policy.loader import load_city
 

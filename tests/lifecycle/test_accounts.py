@@ -18,7 +18,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_cli
+from support import run_cli
 from yibao.errors import CaseError, MissingPolicyValue
 from yibao.lifecycle.account_crediting import monthly_credits
 from yibao.lifecycle.account_rules import AccountRules

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import run_cli
+from support import run_cli
 from yibao.errors import CaseError, MissingPolicyValue
 from yibao.lifecycle.contributions import monthly_statement, statement_json, yearly_statement
 from yibao.lifecycle.history import parse_history

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from conftest import run_cli, write_case
+from support import run_cli, write_case
 from yibao.errors import MissingPolicyValue
 from yibao.lifecycle.coverage import coverage_on
 from yibao.lifecycle.history import parse_history

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import run_cli
+from support import run_cli
 from yibao.errors import CaseError, MissingPolicyValue
 from yibao.lifecycle.maternity import assess, parse_claim_text
 from yibao.policy.loader import load_city

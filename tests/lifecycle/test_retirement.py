@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import run_cli
+from support import run_cli
 from yibao.errors import MissingPolicyValue
 from yibao.lifecycle.history import parse_history
 from yibao.lifecycle.retirement import assess, assessment_json, escalating

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import SHARED_CASES, run_cli, write_case
+from support import SHARED_CASES, run_cli, write_case
 
 HISTORY = {
     "city": "jiaxing",
