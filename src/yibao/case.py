@@ -44,9 +44,12 @@ def _date(raw: object) -> dt.date:
     if not isinstance(raw, str) or len(raw) != 10:
         raise ValueError(f"{raw!r} is not a date YYYY-MM-DD")
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         raise ValueError(f"{raw!r} is not a date YYYY-MM-DD") from None
+    if not 1900 <= day.year <= 2199:  # a typo, not a date insurance law can be about
+        raise ValueError(f"{raw!r} is outside the years 1900–2199")
+    return day
 
 
 Date = Annotated[dt.date, BeforeValidator(_date)]
@@ -172,6 +175,10 @@ def decode_json(text: str) -> Any:
         return json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise CaseError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise CaseError("malformed JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with thousands of digits
+        raise CaseError(f"malformed JSON: {exc}") from None
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -45,6 +45,8 @@ def parse_amount(raw: object) -> Decimal:
         raise ValueError(f"{raw!r} is not a number")
     if value < 0:
         raise ValueError(f"{raw} is negative")
+    if value.adjusted() > 14:  # beyond any bill; also keeps quantize within the context's precision
+        raise ValueError(f"{raw} is too large an amount")
     if value != value.quantize(FEN):
         raise ValueError(f"{raw} has more than two decimals")
     return value.quantize(FEN)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from pydantic import Field, model_validator
 from sqlalchemy import bindparam, select
@@ -35,6 +35,9 @@ from yibao.case import Person as CasePerson
 from yibao.lifecycle.history import CreditedYears, Contribution, Employer, Enrolment, Event, History, Relative, parse_history
 from yibao.money import ZERO
 from yibao.service.db import models as m
+
+if TYPE_CHECKING:
+    from yibao.lifecycle.coverage import Coverage
 
 HISTORY_PARTS = ("employers", "relatives", "contributions", "credited_years")
 
@@ -148,13 +151,18 @@ def history_of(session: Session, person: m.Person) -> History:
     })
 
 
-def case_person(person: m.Person, current: Decimal, history: Decimal) -> CasePerson:
-    """The engine's view of the person (case format ``person``), with the given balances."""
+def case_person(person: m.Person, current: Decimal, history: Decimal, cover: "Coverage | None" = None) -> CasePerson:
+    """The engine's view of the person (case format ``person``), with the given balances.
+    Where the history says which enrolment is in force on the day, its scheme and category
+    decide (a person who retired settles as retired from the day the history says)."""
+    scheme, category = person.scheme, person.category
+    if cover is not None and cover.covered and cover.scheme and cover.category:
+        scheme, category = cover.scheme, cover.category
     return CasePerson.model_validate({
-        "id": person.psn_no, "scheme": person.scheme, "category": person.category, "grade": person.grade,
+        "id": person.psn_no, "scheme": scheme, "category": category, "grade": person.grade,
         "birth_date": person.brdy, "sex": person.gend, "assistance": person.assistance,
         "flags": tuple(person.flags), "filings": person.filings,
-        "account": {"current": current, "history": history} if person.scheme == "employee" else {},
+        "account": {"current": current, "history": history} if scheme == "employee" else {},
         "ci_cap_bonus": person.ci_cap_bonus,
     })
 

@@ -119,7 +119,7 @@ def compute(session: Session, codes: Codes, person: m.Person, visit: m.Visit, *,
     history = _history(session, person, histories)
     cover = coverage_on(history, day, policy) if history.enrolments else None
     state = settle_visit(
-        case_person(person, opening.current, opening.history), engine_visit, Rules(policy, day, visit.mdtrt_id),
+        case_person(person, opening.current, opening.history, cover), engine_visit, Rules(policy, day, visit.mdtrt_id),
         ledger.year_totals(session, person.psn_no, day.year), opening.current, opening.history, cover=cover,
     )
     return Computed(state, engine_visit, opening.total - state.acct_total, list(lines))

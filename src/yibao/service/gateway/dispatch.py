@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from yibao.errors import YibaoError
-from yibao.service.auth import AuthError, authenticate, record_nonce
+from yibao.service.auth import AuthError, Caller, authenticate, record_nonce, record_nonce_alone
 from yibao.service.cache import Caches
 from yibao.service.codes import Codes
 from yibao.service.config import Settings
@@ -71,14 +71,28 @@ class Gateway:
         return answer
 
     def _run(self, envelope: Envelope, headers: dict[str, str], received: dt.datetime) -> dict[str, Any]:
+        with self.db.sessions() as session:  # a cached credential needs no database at all
+            caller = authenticate(session, headers, skew=self.settings.signature_skew,
+                                  cache=self.caches.credentials, check_nonce=False)
         tx = TRANSACTIONS.get(envelope.infno)
         digest = hashlib.sha256(json.dumps([envelope.infno, envelope.input], sort_keys=True, default=str).encode()).hexdigest()
+        try:
+            return self._attempts(tx, envelope, caller, received, digest)
+        except (AuthError, GatewayError) as exc:
+            if not getattr(exc, "replayed_nonce", False):
+                record_nonce_alone(self.db, caller)  # a refused request spends its nonce too
+            raise
+
+    def _attempts(self, tx: Transaction | None, envelope: Envelope, caller: Caller, received: dt.datetime,
+                  digest: str) -> dict[str, Any]:
         for attempt in range(RETRIES):
             try:
-                return self._once(tx, envelope, headers, received, digest)
+                return self._once(tx, envelope, caller, received, digest)
             except IntegrityError as exc:
                 if "nonce" in str(exc.orig).lower():
-                    raise AuthError("x-tif-nonce was already used (replayed request)") from None
+                    refused = AuthError("x-tif-nonce was already used (replayed request)")
+                    refused.replayed_nonce = True  # type: ignore[attr-defined]
+                    raise refused from None
                 stored = self._stored(envelope, digest)  # the msgid was answered (perhaps concurrently): replay
                 if stored is not None:
                     return stored
@@ -94,13 +108,11 @@ class Gateway:
                 raise GatewayError(str(exc)) from None
         raise GatewayError(f"msgid {envelope.msgid}: could not be answered after {RETRIES} attempts")
 
-    def _once(self, tx: Transaction | None, envelope: Envelope, headers: dict[str, str], received: dt.datetime,
+    def _once(self, tx: Transaction | None, envelope: Envelope, caller: Caller, received: dt.datetime,
               digest: str) -> dict[str, Any]:
         """Everything in one transaction. The answer is stored last, keyed by msgid: a
         replay either fails on its own effects or on that key, and then gets the stored answer."""
         with self.db.transaction() as session:
-            caller = authenticate(session, headers, skew=self.settings.signature_skew,
-                                  cache=self.caches.credentials, check_nonce=False)
             record_nonce(session, caller)  # first: a replayed signed request fails here, on the key
             if caller.role != "institution" or caller.institution_code != envelope.fixmedins_code:
                 raise AuthError(f"caller {caller.paasid} may not act for institution {envelope.fixmedins_code}", 403)

@@ -114,7 +114,7 @@ def node(call: Call, model: type[N], name: str = "data") -> N:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise GatewayError(_describe(exc, raw, f"input.{name}")) from None
+        raise GatewayError(f"input.{name}: {_describe(exc, raw, f'input.{name}')}") from None
 
 
 def nodes(call: Call, model: type[N], name: str) -> list[N]:
@@ -130,5 +130,5 @@ def nodes(call: Call, model: type[N], name: str) -> list[N]:
         try:
             out.append(model.model_validate(item))
         except ValidationError as exc:
-            raise GatewayError(_describe(exc, item, f"input.{name}[{i}]")) from None
+            raise GatewayError(f"input.{name}[{i}]: {_describe(exc, item, f'input.{name}[{i}]')}") from None
     return out
