@@ -23,7 +23,7 @@ class SignInInput(Node):
     ip: Optional[str] = None
 
 
-@transaction("9001", "签到 sign-in", writes=True)
+@transaction("9001", "签到 sign-in")
 def sign_in(call: Call) -> dict[str, Any]:
     data = node(call, SignInInput, "signIn")
     inst = call.institution
@@ -51,7 +51,7 @@ def find_person(call: Call, cert_type: str, cert_no: str) -> m.Person:
     return person
 
 
-@transaction("1101", "人员信息获取 person information", writes=False)
+@transaction("1101", "人员信息获取 person information")
 def person_info(call: Call) -> dict[str, Any]:
     q = node(call, PersonQuery)
     person = find_person(call, q.mdtrt_cert_type, q.mdtrt_cert_no)
@@ -96,7 +96,7 @@ class EligibilityInput(Node):
     dise_codg: Optional[str] = None
 
 
-@transaction("2001", "人员待遇享受检查 benefit eligibility", writes=False)
+@transaction("2001", "人员待遇享受检查 benefit eligibility")
 def eligibility(call: Call) -> dict[str, Any]:
     data = node(call, EligibilityInput)
     person = call.session.get(m.Person, data.psn_no)

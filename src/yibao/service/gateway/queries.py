@@ -36,7 +36,7 @@ def _day(value: str, field: str) -> dt.date:
         raise GatewayError(f"{field}: {value!r} is not a date yyyy-MM-dd") from None
 
 
-@transaction("3201", "对总账 daily reconciliation", writes=False)
+@transaction("3201", "对总账 daily reconciliation")
 def reconcile(call: Call) -> dict[str, Any]:
     """Compare the institution's totals with the service's for the settlements made in the
     period (by the time of the settlement call): settlements count +1, reversals −1 (their
@@ -72,7 +72,7 @@ class SettlementQuery(Node):
     mdtrt_id: Optional[str] = None
 
 
-@transaction("5203", "结算信息查询 settlement query", writes=False)
+@transaction("5203", "结算信息查询 settlement query")
 def settlement_query(call: Call) -> dict[str, Any]:
     data = node(call, SettlementQuery)
     row = call.session.get(m.Settlement, data.setl_id)
@@ -87,7 +87,7 @@ class TotalsQuery(Node):
     cum_ym: Optional[str] = Field(default=None, pattern=r"^\d{6}$")
 
 
-@transaction("5206", "人员累计信息查询 running totals", writes=False)
+@transaction("5206", "人员累计信息查询 running totals")
 def running_totals(call: Call) -> dict[str, Any]:
     """The person-year's running totals (cum_type_code = the engine's counter name). An
     institution sees them only for a person it has treated."""

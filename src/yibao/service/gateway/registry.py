@@ -84,18 +84,24 @@ class Transaction:
     infno: str
     name: str
     handler: Handler
-    writes: bool  # changes state (audited; serialised per person)
 
 
 TRANSACTIONS: dict[str, Transaction] = {}
 
 
-def transaction(infno: str, name: str, *, writes: bool) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        TRANSACTIONS[infno] = Transaction(infno, name, handler, writes)
+def register(infno: str, name: str, handler: Handler) -> None:
+    if infno in TRANSACTIONS:
+        raise ValueError(f"transaction {infno} is registered twice")
+    TRANSACTIONS[infno] = Transaction(infno, name, handler)
+
+
+def transaction(infno: str, name: str) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of ``infno``."""
+    def decorate(handler: Handler) -> Handler:
+        register(infno, name, handler)
         return handler
 
-    return register
+    return decorate
 
 
 class Node(BaseModel):

@@ -13,6 +13,7 @@ message the service never answered successfully left nothing to undo, and says s
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import Any, Optional
 
 from pydantic import Field
@@ -23,7 +24,7 @@ from yibao.money import fmt
 from yibao.service import settlement as S
 from yibao.service.db import models as m
 from yibao.service.gateway.envelope import GatewayError
-from yibao.service.gateway.registry import Call, Node, node, transaction
+from yibao.service.gateway.registry import Call, Node, node, register, transaction
 
 
 class SettleInput(Node):
@@ -135,34 +136,16 @@ def reverse_settlement(call: Call, setl_id: str, visit: m.Visit) -> dict[str, An
     return {"setlinfo": recorded.setlinfo, "setldetail": recorded.setldetail}
 
 
-@transaction("2206", "门诊预结算 outpatient pre-settlement", writes=False)
-def outpatient_preview(call: Call) -> dict[str, Any]:
-    return _preview(call, "outpatient")
-
-
-@transaction("2207", "门诊结算 outpatient settlement", writes=True)
-def outpatient_settle(call: Call) -> dict[str, Any]:
-    return _settle(call, "outpatient")
-
-
-@transaction("2208", "门诊结算撤销 outpatient settlement reversal", writes=True)
-def outpatient_reverse(call: Call) -> dict[str, Any]:
-    return _reverse(call, "outpatient")
-
-
-@transaction("2303", "住院预结算 inpatient pre-settlement", writes=False)
-def inpatient_preview(call: Call) -> dict[str, Any]:
-    return _preview(call, "inpatient")
-
-
-@transaction("2304", "住院结算 inpatient settlement", writes=True)
-def inpatient_settle(call: Call) -> dict[str, Any]:
-    return _settle(call, "inpatient")
-
-
-@transaction("2305", "住院结算撤销 inpatient settlement reversal", writes=True)
-def inpatient_reverse(call: Call) -> dict[str, Any]:
-    return _reverse(call, "inpatient")
+# The same three transactions for each setting (门诊 / 住院), one mechanism each.
+for _infno, _name, _handler, _setting in (
+    ("2206", "门诊预结算 outpatient pre-settlement", _preview, "outpatient"),
+    ("2207", "门诊结算 outpatient settlement", _settle, "outpatient"),
+    ("2208", "门诊结算撤销 outpatient settlement reversal", _reverse, "outpatient"),
+    ("2303", "住院预结算 inpatient pre-settlement", _preview, "inpatient"),
+    ("2304", "住院结算 inpatient settlement", _settle, "inpatient"),
+    ("2305", "住院结算撤销 inpatient settlement reversal", _reverse, "inpatient"),
+):
+    register(_infno, _name, partial(_handler, setting=_setting))
 
 
 # ---------------------------------------------------------------------- 2601 冲正
@@ -179,7 +162,7 @@ CORRECTED = "corrected-before-arrival"
 UNDOABLE = {"2201", "2204", "2207", "2301", "2304", "2401", "2402"}
 
 
-@transaction("2601", "冲正交易 correction", writes=True)
+@transaction("2601", "冲正交易 correction")
 def correct(call: Call) -> dict[str, Any]:
     data = node(call, CorrectionInput)
     if data.oinfno not in UNDOABLE:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import partial
 from typing import Any, Optional
 
 from pydantic import Field
@@ -23,7 +24,7 @@ from yibao.money import fmt, round_fen
 from yibao.service import catalogue
 from yibao.service.db import models as m
 from yibao.service.gateway.envelope import GatewayError, parse_datetime
-from yibao.service.gateway.registry import Call, Node, node, nodes, transaction
+from yibao.service.gateway.registry import Call, Node, node, nodes, register, transaction
 from yibao.service.settlement import new_id
 
 BIRCTRL_TYPE = {"1": "iud_insert", "2": "iud_remove", "3": "abortion", "4": "induced_labor", "5": "ligation", "6": "vasectomy"}
@@ -75,8 +76,8 @@ class Registration(Node):
     atddr_no: Optional[str] = None
 
 
-@transaction("2201", "门诊挂号 outpatient registration", writes=True)
-def register(call: Call) -> dict[str, Any]:
+@transaction("2201", "门诊挂号 outpatient registration")
+def register_visit(call: Call) -> dict[str, Any]:
     data = node(call, Registration)
     person = _person(call, data.psn_no, data.insutype)
     begntime = parse_datetime(data.begntime, "begntime")
@@ -111,14 +112,8 @@ def _cancel(call: Call, setting: str) -> dict[str, Any]:
     return {}
 
 
-@transaction("2202", "门诊挂号撤销 registration reversal", writes=True)
-def cancel_registration(call: Call) -> dict[str, Any]:
-    return _cancel(call, "outpatient")
-
-
-@transaction("2404", "入院办理撤销 admission reversal", writes=True)
-def cancel_admission(call: Call) -> dict[str, Any]:
-    return _cancel(call, "inpatient")
+register("2202", "门诊挂号撤销 registration reversal", partial(_cancel, setting="outpatient"))
+register("2404", "入院办理撤销 admission reversal", partial(_cancel, setting="inpatient"))
 
 
 # ---------------------------------------------------------------------- visit information
@@ -162,7 +157,7 @@ def _apply_visit_info(call: Call, visit: m.Visit, med_type: str, dise_codg: str 
     visit.diagnoses = [d.model_dump() for d in diagnoses]
 
 
-@transaction("2203", "门诊就诊信息上传 outpatient visit information", writes=True)
+@transaction("2203", "门诊就诊信息上传 outpatient visit information")
 def visit_info(call: Call) -> dict[str, Any]:
     info = node(call, VisitInfo, "mdtrtinfo")
     diagnoses = nodes(call, Diagnosis, "diseinfo") if call.input.get("diseinfo") else []
@@ -196,7 +191,7 @@ class Admission(Node):
     ref_fixmedins_lv: Optional[str] = None  # the level transferred from (随州 起付标准补差)
 
 
-@transaction("2401", "入院办理 admission", writes=True)
+@transaction("2401", "入院办理 admission")
 def admit(call: Call) -> dict[str, Any]:
     data = node(call, Admission, "mdtrtinfo")
     diagnoses = nodes(call, Diagnosis, "diseinfo") if call.input.get("diseinfo") else []
@@ -222,7 +217,7 @@ class Discharge(Node):
     dscg_way: Optional[str] = None
 
 
-@transaction("2402", "出院办理 discharge", writes=True)
+@transaction("2402", "出院办理 discharge")
 def discharge(call: Call) -> dict[str, Any]:
     data = node(call, Discharge, "dscginfo")
     diagnoses = nodes(call, Diagnosis, "diseinfo") if call.input.get("diseinfo") else []
@@ -241,7 +236,7 @@ def discharge(call: Call) -> dict[str, Any]:
     return {}
 
 
-@transaction("2405", "出院撤销 discharge reversal", writes=True)
+@transaction("2405", "出院撤销 discharge reversal")
 def cancel_discharge(call: Call) -> dict[str, Any]:
     data = node(call, VisitRef)
     visit = call.visit(data.mdtrt_id, data.psn_no)
@@ -340,14 +335,8 @@ def _places(value: Decimal, places: int) -> str:
     return str(value.quantize(Decimal(1).scaleb(-places)))
 
 
-@transaction("2204", "门诊费用明细信息上传 outpatient fee upload", writes=True)
-def upload_outpatient(call: Call) -> dict[str, Any]:
-    return _upload(call, "outpatient")
-
-
-@transaction("2301", "住院费用明细信息上传 inpatient fee upload", writes=True)
-def upload_inpatient(call: Call) -> dict[str, Any]:
-    return _upload(call, "inpatient")
+register("2204", "门诊费用明细信息上传 outpatient fee upload", partial(_upload, setting="outpatient"))
+register("2301", "住院费用明细信息上传 inpatient fee upload", partial(_upload, setting="inpatient"))
 
 
 class Withdrawal(Node):
@@ -372,7 +361,7 @@ def _withdraw(call: Call, visit: m.Visit, *, chrg_bchno: str | None = None, feed
     return len(lines)
 
 
-@transaction("2205", "门诊费用明细信息撤销 outpatient fee withdrawal", writes=True)
+@transaction("2205", "门诊费用明细信息撤销 outpatient fee withdrawal")
 def withdraw_outpatient(call: Call) -> dict[str, Any]:
     data = node(call, Withdrawal)
     if not data.chrg_bchno:
@@ -383,7 +372,7 @@ def withdraw_outpatient(call: Call) -> dict[str, Any]:
     return {}
 
 
-@transaction("2302", "住院费用明细撤销 inpatient fee withdrawal", writes=True)
+@transaction("2302", "住院费用明细撤销 inpatient fee withdrawal")
 def withdraw_inpatient(call: Call) -> dict[str, Any]:
     items = nodes(call, Withdrawal, "data")
     count = 0
