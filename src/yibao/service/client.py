@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import secrets
 import threading
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,8 @@ class MsgIds:
 
     def __init__(self, institution_code: str):
         self.code = institution_code
-        self._seq = itertools.count(1)
+        # a random start: two clients of one institution in the same second do not collide
+        self._seq = itertools.count(secrets.randbelow(10**6))
         self._lock = threading.Lock()
 
     def next(self, now: dt.datetime | None = None) -> str:

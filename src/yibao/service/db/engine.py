@@ -37,7 +37,9 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # no pre-ping: it costs a round trip per request; connections are recycled instead, and a
+    # dropped one fails its call, which the gateway retries as a whole
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=600)
 
 
 class Database:
