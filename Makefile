@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench bench-service clean
 
 install: $(STAMP)
 
@@ -24,6 +24,10 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/settle_reference.py
+
+# the settlement service under load over loopback, on SQLite and PostgreSQL (about 2 minutes)
+bench-service: install
+	$(BIN)/python benchmarks/gateway_load.py --quick
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .hypothesis
