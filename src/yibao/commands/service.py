@@ -153,7 +153,8 @@ def run_serve(args: argparse.Namespace) -> int:
     print(f"serving on http://{args.host}:{args.port}  (health: /health, API docs: /docs, "
           f"gateway: POST /fsi/api/rsfComIfsService/callService) — database {_safe(url)}")
     if args.demo:
-        print("try it: README.md § Settlement service shows a 9001 → 2201 → 2204 → 2207 session with curl")
+        print("try it: scripts/demo_session.sh plays 9001 → 1101 → 2201 → 2203 → 2204 → 2206 → 2207 with curl "
+              "(README.md § Settlement service)")
     if args.workers == 1:
         uvicorn.run("yibao.service.asgi:app", host=args.host, port=args.port, log_level=args.log_level, access_log=False)
         return 0
