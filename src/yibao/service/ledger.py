@@ -60,12 +60,14 @@ _ADD_TOTALS = {"postgresql": _upsert(postgresql_insert), "sqlite": _upsert(sqlit
 
 
 def balances(session: Session, psn_no: str, year: int) -> Balances:
-    current, earlier_current, history = (x or ZERO for x in session.execute(_BALANCES, {"psn_no": psn_no, "year": year}).one())
+    row = session.connection().execute(_BALANCES, {"psn_no": psn_no, "year": year}).one()
+    current, earlier_current, history = (x or ZERO for x in row)
     return Balances(current, earlier_current + history)
 
 
 def year_totals(session: Session, psn_no: str, year: int) -> Totals:
-    return Totals((counter, amount) for counter, amount in session.execute(_YEAR_TOTALS, {"psn_no": psn_no, "year": year}))
+    rows = session.connection().execute(_YEAR_TOTALS, {"psn_no": psn_no, "year": year})
+    return Totals((counter, amount) for counter, amount in rows)
 
 
 def add_to_totals(session: Session, psn_no: str, year: int, postings: Iterable[tuple[str, Decimal]]) -> None:

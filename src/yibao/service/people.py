@@ -129,14 +129,17 @@ def event_row(psn_no: str, ev: Event) -> m.Event:
     return m.Event(psn_no=psn_no, date=ev.date, type=ev.type, detail=detail)
 
 
-_ENROLMENTS = select(m.Enrolment).where(m.Enrolment.psn_no == bindparam("psn_no")).order_by(m.Enrolment.start)
-_EVENTS = select(m.Event).where(m.Event.psn_no == bindparam("psn_no")).order_by(m.Event.date, m.Event.id)
+# Plain rows (not ORM objects): the history is rebuilt from their values alone.
+_e, _v = m.Enrolment.__table__, m.Event.__table__
+_ENROLMENTS = select(_e).where(_e.c.psn_no == bindparam("psn_no")).order_by(_e.c.start)
+_EVENTS = select(_v).where(_v.c.psn_no == bindparam("psn_no")).order_by(_v.c.date, _v.c.id)
 
 
 def history_of(session: Session, person: m.Person) -> History:
     """The person's lifecycle history, rebuilt from the rows."""
-    enrolments = session.scalars(_ENROLMENTS, {"psn_no": person.psn_no}).all()
-    events = session.scalars(_EVENTS, {"psn_no": person.psn_no}).all()
+    connection = session.connection()
+    enrolments = connection.execute(_ENROLMENTS, {"psn_no": person.psn_no}).all()
+    events = connection.execute(_EVENTS, {"psn_no": person.psn_no}).all()
     return parse_history({
         "city": person.city,
         "person": {"id": person.psn_no, "birth_date": person.brdy.isoformat(), "sex": person.gend, "hukou": person.hukou, "flags": list(person.flags)},

@@ -55,9 +55,10 @@ GEND = {"M": "1", "F": "2"}  # national 性别 codes
 
 # Statements built once: the hot path only binds values (SQLAlchemy caches their compiled form).
 _LOCK_PERSON = select(m.Person).where(m.Person.psn_no == bindparam("psn_no")).with_for_update()
-_UNSETTLED_LINES = select(m.FeeLine).where(
-    m.FeeLine.mdtrt_id == bindparam("mdtrt_id"), m.FeeLine.status == "active", m.FeeLine.setl_id.is_(None),
-).order_by(m.FeeLine.id)
+_f = m.FeeLine.__table__
+_UNSETTLED_LINES = select(_f).where(  # plain rows: settlement reads the lines' values, never changes them here
+    _f.c.mdtrt_id == bindparam("mdtrt_id"), _f.c.status == "active", _f.c.setl_id.is_(None),
+).order_by(_f.c.id)
 _INSERT_ENTRY = insert(m.AccountEntry.__table__)
 _INSERT_SETTLEMENT = insert(m.Settlement.__table__)
 _MARK_LINES = update(m.FeeLine.__table__).where(m.FeeLine.__table__.c.id.in_(bindparam("ids", expanding=True))).values(setl_id=bindparam("setl_id"))
@@ -88,7 +89,7 @@ class Computed:
     state: VisitState
     engine_visit: EngineVisit
     balance_after: Decimal
-    lines: list[m.FeeLine]
+    lines: list[Any]  # fee_lines rows (read-only values)
 
     @property
     def document(self) -> dict[str, Any]:
@@ -110,7 +111,7 @@ def settlement_day(visit: m.Visit, interim_day: dt.date | None = None) -> dt.dat
 def compute(session: Session, codes: Codes, person: m.Person, visit: m.Visit, *, day: dt.date, use_account: bool,
             policy: CityPolicy | None = None, histories: "TtlCache | None" = None) -> Computed:
     """Run the engine on the visit's unsettled lines. Reads only."""
-    lines = session.scalars(_UNSETTLED_LINES, {"mdtrt_id": visit.mdtrt_id}).all()
+    lines = session.connection().execute(_UNSETTLED_LINES, {"mdtrt_id": visit.mdtrt_id}).all()
     if not lines:
         raise SettlementError(f"mdtrt_id {visit.mdtrt_id}: no unsettled fee lines; upload them first (2204/2301)")
     policy = policy or load_city(person.city)
@@ -131,7 +132,7 @@ def _history(session: Session, person: m.Person, cache: "TtlCache | None") -> Hi
     return cache.get((person.psn_no, person.history_version), lambda: history_of(session, person))
 
 
-def _engine_visit(person: m.Person, visit: m.Visit, lines: list[m.FeeLine], day: dt.date, use_account: bool) -> EngineVisit:
+def _engine_visit(person: m.Person, visit: m.Visit, lines: list[Any], day: dt.date, use_account: bool) -> EngineVisit:
     kind = visit.kind
     if kind == "chronic_or_special":
         special = set(person.filings.get("special", ()))
@@ -144,7 +145,7 @@ def _engine_visit(person: m.Person, visit: m.Visit, lines: list[m.FeeLine], day:
     })
 
 
-def _items(lines: list[m.FeeLine]) -> list[dict[str, Any]]:
+def _items(lines: list[Any]) -> list[dict[str, Any]]:
     """The bill: one item per line; a refund line (negative quantity) nets into its code's lines."""
     if all(line.det_item_fee_sumamt >= 0 for line in lines):
         return [_item(line.med_list_codg, line.chrgitm_lv, line.selfpay_prop, line.det_item_fee_sumamt, line.overlmt_amt) for line in lines]

@@ -113,6 +113,8 @@ class Gateway:
         """Everything in one transaction. The answer is stored last, keyed by msgid: a
         replay either fails on its own effects or on that key, and then gets the stored answer."""
         with self.db.transaction() as session:
+            # handlers flush where a later read needs it; no flush before every query
+            session.autoflush = False
             record_nonce(session, caller)  # first: a replayed signed request fails here, on the key
             if caller.role != "institution" or caller.institution_code != envelope.fixmedins_code:
                 raise AuthError(f"caller {caller.paasid} may not act for institution {envelope.fixmedins_code}", 403)

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any, Optional
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from yibao.errors import YibaoError
 from yibao.money import fmt
@@ -25,6 +25,11 @@ from yibao.service import settlement as S
 from yibao.service.db import models as m
 from yibao.service.gateway.envelope import GatewayError
 from yibao.service.gateway.registry import Call, Node, node, register, transaction
+
+
+_person_and_visit = select(m.Person, m.Visit).join(m.Visit, m.Visit.psn_no == m.Person.psn_no).where(
+    m.Person.psn_no == bindparam("psn_no"), m.Visit.mdtrt_id == bindparam("mdtrt_id"))
+_PERSON_AND_VISIT = {True: _person_and_visit.with_for_update(of=m.Person), False: _person_and_visit}
 
 
 class SettleInput(Node):
@@ -44,11 +49,14 @@ class SettleInput(Node):
 
 def _prepare(call: Call, setting: str, *, lock: bool) -> tuple[SettleInput, m.Person, m.Visit]:
     data = node(call, SettleInput)
-    # the person's lock first, so that the visit is read as the last settlement left it
-    person = S.lock_person(call.session, data.psn_no) if lock else call.session.get(m.Person, data.psn_no)
-    if person is None:
-        raise GatewayError(f"psn_no {data.psn_no} is not an insured person of this agency")
-    visit = call.visit(data.mdtrt_id, data.psn_no)  # another institution's visit is not found
+    # the person's lock and the visit in one round trip: the visit is read under the lock,
+    # as the last settlement left it
+    found = call.session.execute(_PERSON_AND_VISIT[lock], {"psn_no": data.psn_no, "mdtrt_id": data.mdtrt_id}).first()
+    if found is None or found[1].institution_code != call.envelope.fixmedins_code:
+        if call.session.get(m.Person, data.psn_no) is None:
+            raise GatewayError(f"psn_no {data.psn_no} is not an insured person of this agency")
+        call.visit(data.mdtrt_id, data.psn_no)  # raises: not this institution's visit, or not this person's
+    person, visit = found
     if visit.setting != setting:
         raise GatewayError(f"mdtrt_id {visit.mdtrt_id} is an {visit.setting} visit; use the {visit.setting} transactions")
     if data.insutype and data.insutype != visit.insutype:
