@@ -84,14 +84,14 @@ class _Credential:
 
 
 def authenticate(session: Session, headers: dict[str, str], *, skew: int, now: float | None = None,
-                 cache: "TtlCache | None" = None, check_nonce: bool = True) -> Caller:
+                 cache: "TtlCache | None" = None) -> Caller:
     """The caller of a request, from its headers; raises :class:`AuthError`.
 
-    With ``check_nonce`` false the caller must insert the nonce in its own transaction
-    (:func:`record_nonce`), where the primary key refuses a replay."""
+    A signed request's nonce is not checked here: the caller records it (:func:`record_nonce`)
+    in a transaction, where the primary key refuses a second use."""
     paasid = headers.get("x-tif-paasid")
     if paasid:
-        return _signed(session, headers, paasid, skew, time.time() if now is None else now, cache, check_nonce)
+        return _signed(session, headers, paasid, skew, time.time() if now is None else now, cache)
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         token = auth[7:].strip()
@@ -117,7 +117,7 @@ def _credential(session: Session, paasid: str, cache: "TtlCache | None" = None) 
 
 
 def _signed(session: Session, headers: dict[str, str], paasid: str, skew: int, now: float,
-            cache: "TtlCache | None", check_nonce: bool) -> Caller:
+            cache: "TtlCache | None") -> Caller:
     timestamp, nonce, sig = (headers.get(k, "") for k in ("x-tif-timestamp", "x-tif-nonce", "x-tif-signature"))
     if not (timestamp and nonce and sig):
         raise AuthError("signed request needs x-tif-timestamp, x-tif-nonce and x-tif-signature")
@@ -128,8 +128,6 @@ def _signed(session: Session, headers: dict[str, str], paasid: str, skew: int, n
     cred = _credential(session, paasid, cache)
     if not hmac.compare_digest(signature(cred.secret, timestamp, nonce), sig.lower()):
         raise AuthError("x-tif-signature does not match")
-    if check_nonce and session.get(m.Nonce, (paasid, nonce)) is not None:
-        raise AuthError("x-tif-nonce was already used (replayed request)")
     return Caller(cred.paasid, cred.role, cred.institution_code, nonce=nonce)
 
 

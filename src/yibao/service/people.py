@@ -21,7 +21,6 @@ it (overlapping enrolments, unknown employers, …), before any row is written.
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Optional
 
@@ -38,6 +37,7 @@ from yibao.service.db import models as m
 
 if TYPE_CHECKING:
     from yibao.lifecycle.coverage import Coverage
+    from yibao.service.cache import TtlCache
 
 HISTORY_PARTS = ("employers", "relatives", "contributions", "credited_years")
 
@@ -92,11 +92,16 @@ def parse_person(raw: Any) -> PersonDocument:
 def history_of_document(doc: PersonDocument) -> History:
     return parse_history({
         "city": doc.city,
-        "person": {"id": doc.psn_no, "birth_date": doc.brdy.isoformat(), "sex": doc.gend, "hukou": doc.hukou, "flags": list(doc.flags)},
+        "person": _person_part(doc),
         "enrolments": [e.model_dump(mode="json") for e in doc.enrolments],
         "events": [e.model_dump(mode="json", exclude_none=True) for e in doc.events],
         **{part: [x.model_dump(mode="json", exclude_none=True) for x in getattr(doc, part)] for part in HISTORY_PARTS},
     })
+
+
+def _person_part(p: "PersonDocument | m.Person") -> dict[str, Any]:
+    """The ``person`` of a history, from a person document or a stored row (same field names)."""
+    return {"id": p.psn_no, "birth_date": p.brdy.isoformat(), "sex": p.gend, "hukou": p.hukou, "flags": list(p.flags)}
 
 
 def store_person(session: Session, doc: PersonDocument, admdvs: str) -> m.Person:
@@ -142,7 +147,7 @@ def history_of(session: Session, person: m.Person) -> History:
     events = connection.execute(_EVENTS, {"psn_no": person.psn_no}).all()
     return parse_history({
         "city": person.city,
-        "person": {"id": person.psn_no, "birth_date": person.brdy.isoformat(), "sex": person.gend, "hukou": person.hukou, "flags": list(person.flags)},
+        "person": _person_part(person),
         "enrolments": [
             {"scheme": e.scheme, "category": e.category, "mode": e.mode, "start": e.start.isoformat(),
              "end": e.end.isoformat() if e.end else None, "employer": e.employer, "grade": e.grade,
@@ -152,6 +157,13 @@ def history_of(session: Session, person: m.Person) -> History:
         "events": [{"date": ev.date.isoformat(), "type": ev.type, **ev.detail} for ev in events],
         **{part: person.history_parts.get(part, []) for part in HISTORY_PARTS},
     })
+
+
+def cached_history(session: Session, person: m.Person, cache: "TtlCache | None") -> History:
+    """The history, parsed once per ``history_version`` of the person (every change bumps it)."""
+    if cache is None:
+        return history_of(session, person)
+    return cache.get((person.psn_no, person.history_version), lambda: history_of(session, person))
 
 
 def case_person(person: m.Person, current: Decimal, history: Decimal, cover: "Coverage | None" = None) -> CasePerson:

@@ -35,14 +35,13 @@ from yibao.errors import CaseError
 from yibao.lifecycle.coverage import coverage_on
 from yibao.money import ZERO, fmt
 from yibao.policy.loader import CityPolicy, load_city
-from yibao.report import settlement_json
+from yibao.report import ACCOUNT_CODE, LAYER_CODES, settlement_json
 from yibao.service import ledger
 from yibao.service.codes import Codes
 from yibao.service.db import models as m
-from yibao.service.people import case_person, history_of
+from yibao.service.people import cached_history, case_person
 
 if TYPE_CHECKING:
-    from yibao.lifecycle.history import History
     from yibao.service.cache import TtlCache
 
 AMOUNT_FIELDS = (
@@ -75,6 +74,12 @@ def lock_person(session: Session, psn_no: str) -> m.Person:
     if person is None:
         raise SettlementError(f"psn_no {psn_no} is not an insured person of this agency")
     return person
+
+
+def live_settlement(session: Session, mdtrt_id: str) -> str | None:
+    """The visit's settlement (final or interim) that no reversal has undone, if any."""
+    return session.scalar(select(m.Settlement.setl_id).where(
+        m.Settlement.mdtrt_id == mdtrt_id, m.Settlement.kind != "reversal", m.Settlement.reversed_by.is_(None)))
 
 
 def new_id(day: dt.date) -> str:
@@ -117,19 +122,13 @@ def compute(session: Session, codes: Codes, person: m.Person, visit: m.Visit, *,
     policy = policy or load_city(person.city)
     engine_visit = _engine_visit(person, visit, lines, day, use_account)
     opening = ledger.balances(session, person.psn_no, day.year) if person.scheme == "employee" else ledger.Balances(ZERO, ZERO)
-    history = _history(session, person, histories)
+    history = cached_history(session, person, histories)
     cover = coverage_on(history, day, policy) if history.enrolments else None
     state = settle_visit(
         case_person(person, opening.current, opening.history, cover), engine_visit, Rules(policy, day, visit.mdtrt_id),
         ledger.year_totals(session, person.psn_no, day.year), opening.current, opening.history, cover=cover,
     )
     return Computed(state, engine_visit, opening.total - state.acct_total, list(lines))
-
-
-def _history(session: Session, person: m.Person, cache: "TtlCache | None") -> History:
-    if cache is None:
-        return history_of(session, person)
-    return cache.get((person.psn_no, person.history_version), lambda: history_of(session, person))
 
 
 def _engine_visit(person: m.Person, visit: m.Visit, lines: list[Any], day: dt.date, use_account: bool) -> EngineVisit:
@@ -196,7 +195,7 @@ def setlinfo(codes: Codes, person: m.Person, visit: m.Visit, doc: dict[str, Any]
 
 
 #: The trace's fund names for the national fund_pay_type codes (统筹 and 生育 codes are the basic fund).
-_TRACE_FUND = {"310200": "acct", "330100": "hifob", "390200": "hifmi", "610100": "maf", "999997": "oth"}
+_TRACE_FUND = {ACCOUNT_CODE: "acct", **{code: fund for fund, code in LAYER_CODES.items()}}
 
 
 def setldetail(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -305,12 +304,16 @@ def reverse(session: Session, codes: Codes, person: m.Person, original: m.Settle
         visit.status = "discharged" if visit.setting == "inpatient" else "open"
     session.flush()
     row.balc = ledger.balances(session, original.psn_no, setl_time.year).total if person.scheme == "employee" else ZERO
-    doc = {name: fmt(getattr(row, name)) for name in AMOUNT_FIELDS}
-    doc.update(year=row.year, acct_mulaid_pay="0.00", balc=fmt(row.balc), trace=row.trace,
-               setldetail=row.setldetail)
+    doc = _stored_document(row)
     info = setlinfo(codes, person, visit, doc, setl_id=setl_id, setl_time=setl_time, msgid=msgid)
     info["orig_setl_id"] = original.setl_id
     return Recorded(row, info, setldetail(doc))
+
+
+def _stored_document(row: m.Settlement) -> dict[str, Any]:
+    """A recorded settlement row in the shape of ``settlement_json``."""
+    return {**{name: fmt(getattr(row, name)) for name in AMOUNT_FIELDS}, "year": row.year, "acct_mulaid_pay": "0.00",
+            "balc": fmt(row.balc), "trace": row.trace, "setldetail": row.setldetail}
 
 
 def settlement_document(codes: Codes, session: Session, row: m.Settlement) -> dict[str, Any]:
@@ -318,8 +321,7 @@ def settlement_document(codes: Codes, session: Session, row: m.Settlement) -> di
     person = session.get(m.Person, row.psn_no)
     visit = session.get(m.Visit, row.mdtrt_id)
     assert person is not None and visit is not None
-    doc = {name: fmt(getattr(row, name)) for name in AMOUNT_FIELDS}
-    doc.update(year=row.year, acct_mulaid_pay="0.00", balc=fmt(row.balc), trace=row.trace, setldetail=row.setldetail)
+    doc = _stored_document(row)
     info = setlinfo(codes, person, visit, doc, setl_id=row.setl_id, setl_time=row.setl_time, msgid=row.msgid)
     info.update(setl_type=row.kind, orig_setl_id=row.reverses, reversed_by=row.reversed_by)
     return {"setlinfo": info, "setldetail": setldetail(doc)}

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from yibao.service.api.deps import OverseerCaller, PagingDep, ServiceDep
 from yibao.service.api.problems import responses
@@ -53,8 +53,6 @@ def read_audit(caller: OverseerCaller, service: ServiceDep, page: PagingDep,
         if value:
             query = query.where(column == value)
     with service.db.sessions() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = session.scalars(query.order_by(a.id.desc()).limit(page.limit).offset(page.offset)).all()
-        return {"total": total, "limit": page.limit, "offset": page.offset, "items": [
-            {"id": r.id, "at": r.at, "request_id": r.request_id, "actor": r.actor, "role": r.role, "action": r.action,
-             "entity": r.entity, "entity_id": r.entity_id, "detail": r.detail} for r in rows]}
+        return page.page(session, query, (a.id.desc(),), lambda r: {
+            "id": r.id, "at": r.at, "request_id": r.request_id, "actor": r.actor, "role": r.role, "action": r.action,
+            "entity": r.entity, "entity_id": r.entity_id, "detail": r.detail})

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from yibao import vocabulary as V
 from yibao.service import catalogue
@@ -88,10 +88,7 @@ def read_catalogue(city: str, caller: AnyCaller, service: ServiceDep, page: Pagi
     if code:
         query = query.where(c.code == code)
     with service.db.sessions() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = session.scalars(query.order_by(c.code, c.begin_date).limit(page.limit).offset(page.offset)).all()
-        return {"city": city, "date": day, "total": total, "limit": page.limit, "offset": page.offset,
-                "items": [entry_view(e) for e in rows]}
+        return {"city": city, "date": day, **page.page(session, query, (c.code, c.begin_date), entry_view)}
 
 
 @router.post("/catalogue/{city}", summary="Load a catalogue CSV", status_code=201, response_model=LoadResult,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, TypeVar
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,7 +69,7 @@ def authenticated(request: Request) -> Caller:
     headers = {k.lower(): v for k, v in request.headers.items()}
     with service.db.sessions() as session:
         caller = authenticate(session, headers, skew=service.settings.signature_skew,
-                              cache=service.caches.credentials, check_nonce=False)
+                              cache=service.caches.credentials)
     if caller.nonce is not None:
         try:
             with service.db.transaction() as session:
@@ -153,6 +153,12 @@ CsvBody = Annotated[str, Depends(csv_body)]
 class Paging(BaseModel):
     limit: int
     offset: int
+
+    def page(self, session: Session, query: Any, order_by: tuple[Any, ...], view: Callable[[Any], Any]) -> dict[str, Any]:
+        """One page of ``query`` in ``order_by`` order: ``total``, ``limit``, ``offset`` and the viewed ``items``."""
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = session.scalars(query.order_by(*order_by).limit(self.limit).offset(self.offset)).all()
+        return {"total": total, "limit": self.limit, "offset": self.offset, "items": [view(r) for r in rows]}
 
 
 def paging(limit: Annotated[int, Query(ge=1, le=500, description="at most this many items (1–500)")] = 50,

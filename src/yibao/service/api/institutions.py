@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Optional
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from yibao import vocabulary as V
 from yibao.case import City
@@ -69,9 +69,7 @@ def list_institutions(caller: AnyCaller, service: ServiceDep, page: PagingDep,
     if city:
         query = query.where(m.Institution.city == city)
     with service.db.sessions() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = session.scalars(query.order_by(m.Institution.code).limit(page.limit).offset(page.offset)).all()
-        return {"total": total, "limit": page.limit, "offset": page.offset, "items": [view(i) for i in rows]}
+        return page.page(session, query, (m.Institution.code,), view)
 
 
 @router.get("/institutions/{code}", summary="Read an institution", response_model=InstitutionView,

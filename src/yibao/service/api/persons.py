@@ -15,7 +15,7 @@ from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yibao.lifecycle.coverage import coverage_on
@@ -187,9 +187,7 @@ def list_persons(caller: OverseerCaller, service: ServiceDep, page: PagingDep,
     if scheme:
         query = query.where(m.Person.scheme == scheme)
     with service.db.sessions() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = session.scalars(query.order_by(m.Person.psn_no).limit(page.limit).offset(page.offset)).all()
-        return {"total": total, "limit": page.limit, "offset": page.offset, "items": [summary(p) for p in rows]}
+        return page.page(session, query, (m.Person.psn_no,), summary)
 
 
 @router.post("/persons", summary="Register a person (person document)", status_code=201, response_model=PersonView,

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from yibao.money import fmt
 from yibao.service.api.deps import AnyCaller, PagingDep, ServiceDep, sees_institution_only
@@ -153,9 +153,7 @@ def list_settlements(caller: AnyCaller, service: ServiceDep, page: PagingDep,
     if date_to:
         query = query.where(s.setl_date <= date_to)
     with service.db.sessions() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = session.scalars(query.order_by(s.setl_time, s.created_at, s.setl_id).limit(page.limit).offset(page.offset)).all()
-        return {"total": total, "limit": page.limit, "offset": page.offset, "items": [summary(r) for r in rows]}
+        return page.page(session, query, (s.setl_time, s.created_at, s.setl_id), summary)
 
 
 @router.get("/settlements/{setl_id}", summary="Read a settlement", response_model=SettlementDocument,

@@ -40,6 +40,8 @@ class Codes:
         self.raw = raw
         self.insutype_scheme = {str(k): v["scheme"] for k, v in raw["insutype"].items()}
         self.scheme_insutype = dict(raw["scheme_insutype"])
+        self.scheme_fund_pay_type = dict(raw["scheme_fund_pay_type"])
+        self.birctrl_type = {str(k): v for k, v in raw["birctrl_type"].items()}
         self.psn_type = dict(raw["psn_type"])
         self.med_types = {
             str(k): MedType(str(k), v["kind"], v["setting"], v.get("route"), v.get("name", ""))
@@ -65,6 +67,8 @@ class Codes:
                 _known(m.route, V.ROUTES, f"med_type {m.code} route")
         for city in self.city_admdvs:
             _known(city, V.CITIES, "city_admdvs")
+        for code, procedure in self.birctrl_type.items():
+            _known(procedure, V.PROCEDURES, f"birctrl_type {code}")
         for code, key in self.disease.items():
             _known(key, V.DISEASES, f"disease {code}")
 
@@ -105,6 +109,12 @@ class Codes:
         if person_admdvs[:2] == visit_admdvs[:2]:
             return "province"
         return "out_of_province"
+
+    def procedure(self, birctrl_type: str) -> str:
+        try:
+            return self.birctrl_type[birctrl_type]
+        except KeyError:
+            raise CodeError(f"birctrl_type {birctrl_type!r} is not one of {', '.join(self.birctrl_type)}") from None
 
     def item_class(self, chrgitm_lv: str) -> str:
         try:

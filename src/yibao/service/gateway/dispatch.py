@@ -73,7 +73,7 @@ class Gateway:
     def _run(self, envelope: Envelope, headers: dict[str, str], received: dt.datetime) -> dict[str, Any]:
         with self.db.sessions() as session:  # a cached credential needs no database at all
             caller = authenticate(session, headers, skew=self.settings.signature_skew,
-                                  cache=self.caches.credentials, check_nonce=False)
+                                  cache=self.caches.credentials)
         tx = TRANSACTIONS.get(envelope.infno)
         digest = hashlib.sha256(json.dumps([envelope.infno, envelope.input], sort_keys=True, default=str).encode()).hexdigest()
         try:

@@ -13,7 +13,7 @@ from yibao.service import ledger
 from yibao.service.db import models as m
 from yibao.service.gateway.envelope import GatewayError, parse_datetime
 from yibao.service.gateway.registry import Call, Node, node, transaction
-from yibao.service.people import history_of
+from yibao.service.people import cached_history
 from yibao.service.settlement import GEND, new_id
 
 
@@ -56,11 +56,10 @@ def person_info(call: Call) -> dict[str, Any]:
     q = node(call, PersonQuery)
     person = find_person(call, q.mdtrt_cert_type, q.mdtrt_cert_no)
     today = call.received.date()
-    history = history_of(call.session, person)
+    history = cached_history(call.session, person, call.caches.histories)
     cover = coverage_on(history, today, call.policies.for_city(person.city))
     enrolment = history.enrolment_on(today) or (max(history.enrolments, key=lambda e: e.start) if history.enrolments else None)
     balance = ledger.balances(call.session, person.psn_no, today.year) if person.scheme == "employee" else None
-    age = today.year - person.brdy.year - ((today.month, today.day) < (person.brdy.month, person.brdy.day))
     insuinfo = []
     if enrolment is not None:
         insuinfo.append({
@@ -81,7 +80,7 @@ def person_info(call: Call) -> dict[str, Any]:
                          "memo": person.assistance, "begntime": None, "endtime": None})
     return {
         "baseinfo": {"psn_no": person.psn_no, "psn_cert_type": "01", "certno": person.certno, "psn_name": person.name,
-                     "gend": GEND[person.gend], "naty": "01", "brdy": person.brdy.isoformat(), "age": age},
+                     "gend": GEND[person.gend], "naty": "01", "brdy": person.brdy.isoformat(), "age": history.age_on(today)},
         "insuinfo": insuinfo,
         "idetinfo": idetinfo,
     }
@@ -106,13 +105,13 @@ def eligibility(call: Call) -> dict[str, Any]:
     scheme = call.codes.scheme_of(data.insutype)
     if data.med_type:
         call.codes.med_type(data.med_type)
-    cover = coverage_on(history_of(call.session, person), day, call.policies.for_city(person.city))
+    cover = coverage_on(cached_history(call.session, person, call.caches.histories), day, call.policies.for_city(person.city))
     ok = cover.covered and cover.scheme == scheme
-    reason = cover.reason if cover.covered or ok else cover.reason
+    reason = cover.reason
     if cover.covered and cover.scheme != scheme:
         reason = f"insured under {cover.scheme}, not {scheme} (insutype {data.insutype})"
     return {"trtinfo": [{
-        "psn_no": person.psn_no, "trt_chk_type": "01", "fund_pay_type": "310100" if scheme == "employee" else "390100",
+        "psn_no": person.psn_no, "trt_chk_type": "01", "fund_pay_type": call.codes.scheme_fund_pay_type[scheme],
         "trt_enjymnt_flag": "1" if ok else "0", "begndate": (cover.since or day).isoformat(),
         "enddate": None, "trt_chk_rslt": f"{reason} ({cover.clause})", "chk_date": day.isoformat(),
     }]}

@@ -25,6 +25,7 @@ from yibao.service import settlement as S
 from yibao.service.db import models as m
 from yibao.service.gateway.envelope import GatewayError
 from yibao.service.gateway.registry import Call, Node, node, register, transaction
+from yibao.service.gateway.visits import cancel_visit
 
 
 _person_and_visit = select(m.Person, m.Visit).join(m.Visit, m.Visit.psn_no == m.Person.psn_no).where(
@@ -209,13 +210,7 @@ def _undo(call: Call, data: CorrectionInput, original: m.Message) -> str:
     if data.oinfno in ("2201", "2401"):
         result = out.get("data") or out.get("result") or {}
         visit = call.visit(result["mdtrt_id"], data.psn_no)
-        live = call.session.scalar(select(m.Settlement.setl_id).where(
-            m.Settlement.mdtrt_id == visit.mdtrt_id, m.Settlement.kind != "reversal", m.Settlement.reversed_by.is_(None)))
-        if live:
-            raise GatewayError(f"mdtrt_id {visit.mdtrt_id} has settlement {live}; undo that first")
-        for line in call.session.scalars(select(m.FeeLine).where(m.FeeLine.mdtrt_id == visit.mdtrt_id, m.FeeLine.status == "active")):
-            line.status = "withdrawn"
-        visit.status = "cancelled"
+        cancel_visit(call, visit, unless="undo that first")
         return f"visit {visit.mdtrt_id} cancelled"
     if data.oinfno == "2402":
         visit = call.visit(original.mdtrt_id, data.psn_no)

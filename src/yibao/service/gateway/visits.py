@@ -25,10 +25,7 @@ from yibao.service import catalogue
 from yibao.service.db import models as m
 from yibao.service.gateway.envelope import GatewayError, parse_datetime
 from yibao.service.gateway.registry import Call, Node, node, nodes, register, transaction
-from yibao.service.settlement import new_id
-
-BIRCTRL_TYPE = {"1": "iud_insert", "2": "iud_remove", "3": "abortion", "4": "induced_labor", "5": "ligation", "6": "vasectomy"}
-
+from yibao.service.settlement import live_settlement, new_id
 
 # ---------------------------------------------------------------------- opening
 
@@ -99,17 +96,22 @@ def _cancel(call: Call, setting: str) -> dict[str, Any]:
     visit = call.visit(data.mdtrt_id, data.psn_no)
     if visit.setting != setting:
         raise GatewayError(f"mdtrt_id {visit.mdtrt_id} is not an {setting} visit")
-    live = call.session.scalar(select(m.Settlement.setl_id).where(
-        m.Settlement.mdtrt_id == visit.mdtrt_id, m.Settlement.kind != "reversal", m.Settlement.reversed_by.is_(None)))
-    if live is not None:
-        raise GatewayError(f"mdtrt_id {visit.mdtrt_id} has settlement {live}; reverse it first")
     if visit.status == "cancelled":
         raise GatewayError(f"mdtrt_id {visit.mdtrt_id} is already cancelled")
+    cancel_visit(call, visit, unless="reverse it first")
+    call.audit("cancel", "visit", visit.mdtrt_id)
+    return {}
+
+
+def cancel_visit(call: Call, visit: m.Visit, *, unless: str) -> None:
+    """Cancel a visit and withdraw its lines; refused while a settlement of it stands
+    (the refusal ends with ``unless``, what the caller must do first)."""
+    live = live_settlement(call.session, visit.mdtrt_id)
+    if live is not None:
+        raise GatewayError(f"mdtrt_id {visit.mdtrt_id} has settlement {live}; {unless}")
     for line in call.session.scalars(select(m.FeeLine).where(m.FeeLine.mdtrt_id == visit.mdtrt_id, m.FeeLine.status == "active")):
         line.status = "withdrawn"
     visit.status = "cancelled"
-    call.audit("cancel", "visit", visit.mdtrt_id)
-    return {}
 
 
 register("2202", "门诊挂号撤销 registration reversal", partial(_cancel, setting="outpatient"))
@@ -151,9 +153,7 @@ def _apply_visit_info(call: Call, visit: m.Visit, med_type: str, dise_codg: str 
     if med.kind == "chronic_or_special" and visit.disease is None:
         raise GatewayError(f"med_type {med_type} ({med.name}) needs dise_codg: the filed 慢特病 treated")
     if birctrl_type:
-        if birctrl_type not in BIRCTRL_TYPE:
-            raise GatewayError(f"birctrl_type {birctrl_type!r} is not one of {', '.join(BIRCTRL_TYPE)}")
-        visit.procedure = [BIRCTRL_TYPE[birctrl_type]]
+        visit.procedure = [call.codes.procedure(birctrl_type)]
     visit.diagnoses = [d.model_dump() for d in diagnoses]
 
 
