@@ -65,6 +65,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from sqlalchemy import create_engine, event, insert, text  # noqa: E402
 
+from yibao.commands.service import safe_url
 from yibao.service.client import GATEWAY_PATH, HisClient, MsgIds  # noqa: E402
 from yibao.service.db import models as m  # noqa: E402
 from yibao.service.db.engine import Database  # noqa: E402
@@ -555,7 +556,7 @@ async def drive_run(server: Server, persons: list[str], full_persons: list[str],
 def one_run(args: argparse.Namespace, dbs: Databases, engine: str, workers: int, clients: int, run_no: int,
             workdir: Path) -> tuple[Result, str]:
     url = dbs.new(engine)
-    say(f"\n== {engine}, {workers} worker(s), {clients} clients — {_safe(url)}")
+    say(f"\n== {engine}, {workers} worker(s), {clients} clients — {safe_url(url)}")
     t0 = time.perf_counter()
     upgrade(url)
     db = Database(url)
@@ -597,14 +598,6 @@ def _print_result(r: Result) -> None:
         f = r.full
         say(f"  full flow: {f.count} settlements in {f.seconds:.2f} s = {f.rate:.0f}/s; flow latency p50 {f.pct(50):.1f} ms, "
             f"p99 {f.pct(99):.1f} ms; errors {f.errors}")
-
-
-def _safe(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':')[0]}@{host}"
-    return url
 
 
 def table(results: list[Result]) -> str:
@@ -681,7 +674,7 @@ def profile(args: argparse.Namespace, dbs: Databases, engine: str, workdir: Path
 
     n = args.profile_settlements
     url = dbs.new(engine)
-    say(f"\n== profile: {engine}, {n} settlements one at a time — {_safe(url)}")
+    say(f"\n== profile: {engine}, {n} settlements one at a time — {safe_url(url)}")
     upgrade(url)
     db = Database(url)
     load_demo(db)

@@ -69,7 +69,7 @@ def run_migrate(args: argparse.Namespace) -> int:
 
     url = database_url(args)
     upgrade(url)
-    print(f"migrated {_safe(url)} to the latest schema")
+    print(f"migrated {safe_url(url)} to the latest schema")
     return 0
 
 
@@ -151,7 +151,7 @@ def run_serve(args: argparse.Namespace) -> int:
     else:
         run_migrate(args)
     print(f"serving on http://{args.host}:{args.port}  (health: /health, API docs: /docs, "
-          f"gateway: POST /fsi/api/rsfComIfsService/callService) — database {_safe(url)}")
+          f"gateway: POST /fsi/api/rsfComIfsService/callService) — database {safe_url(url)}")
     if args.demo:
         print("try it: scripts/demo_session.sh plays 9001 → 1101 → 2201 → 2203 → 2204 → 2206 → 2207 with curl "
               "(README.md § Settlement service)")
@@ -179,7 +179,7 @@ def _serve_workers(config: "uvicorn.Config") -> None:  # noqa: F821
         pass
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """A database URL without its password."""
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
