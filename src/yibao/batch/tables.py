@@ -1,0 +1,181 @@
+"""The batch tables: what a claim file holds and what a settlement file holds.
+
+All money is **integer fen** (``int64``; 1 yuan = 100 fen), in columns ending ``_fen``.
+Enumerations use the settlement contract's vocabulary (:mod:`yibao.vocabulary`), and a
+set (flags, filings, procedures) is its members sorted and joined with ``+`` ("" for none).
+``docs/batch/tables.md`` documents every column; this module is the one place they are
+defined, and :func:`validate` checks a table against them with errors naming the bad rows.
+
+persons   one row per insured person
+visits    one row per claim (a visit or an inpatient stay), its bill already split by the
+          catalogue (G3) — or left to be split from ``lines``
+lines     optional bill lines; when given, they replace the visits' split columns
+results   one row per visit: the settlement, in the national ``setlinfo`` amounts
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from yibao import vocabulary as V
+from yibao.errors import YibaoError
+
+MONEY = pa.int64()
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    required: bool  # a value must be present in every row
+    allowed: frozenset[str] | None = None  # a closed vocabulary
+    members: frozenset[str] | None = None  # a '+'-joined set of these
+    doc: str = ""
+
+
+def _v(vocab: dict) -> frozenset[str]:
+    return frozenset(vocab)
+
+
+PERSONS = (
+    Column("person_id", pa.string(), True, doc="the person's identifier (unique)"),
+    Column("city", pa.string(), True, _v(V.CITIES), doc="the agency (统筹区) settling this person's claims"),
+    Column("scheme", pa.string(), True, _v(V.SCHEMES), doc="employee 职工医保 / resident 居民医保"),
+    Column("category", pa.string(), True, _v(V.ALL_CATEGORIES), doc="在职/退休/灵活就业/领取失业金 · 少儿/大学生/成年/老年"),
+    Column("grade", pa.int8(), True, frozenset({"1", "2"}), doc="contribution grade (档次), 1 or 2"),
+    Column("birth_date", pa.date32(), False, doc="for age conditions; null when unknown"),
+    Column("sex", pa.string(), False, frozenset({"F", "M"})),
+    Column("assistance", pa.string(), False, _v(V.ASSISTANCE), doc="医疗救助 group; null for none"),
+    Column("flags", pa.string(), True, members=_v(V.FLAGS), doc="'+'-joined flags, '' for none"),
+    Column("chronic_filings", pa.string(), True, members=_v(V.DISEASES), doc="慢性病 filed, '+'-joined"),
+    Column("special_filings", pa.string(), True, members=_v(V.DISEASES), doc="特殊病种 filed, '+'-joined"),
+    Column("account_current_fen", MONEY, True, doc="当年账户 balance before the first claim"),
+    Column("account_history_fen", MONEY, True, doc="历年账户 balance before the first claim"),
+    Column("ci_cap_bonus_fen", MONEY, True, doc="raise of the 大病 payment limit for this person"),
+)
+
+SPLIT = ("fulamt_ownpay_amt_fen", "overlmt_selfpay_fen", "preselfpay_amt_fen", "inscp_scp_amt_fen")
+
+VISITS = (
+    Column("visit_id", pa.string(), True, doc="the claim's identifier (unique)"),
+    Column("person_id", pa.string(), True, doc="a person of the persons table"),
+    Column("date", pa.date32(), True, doc="the visit's date; an inpatient stay's discharge date"),
+    Column("kind", pa.string(), True, _v(V.KINDS)),
+    Column("level", pa.string(), True, _v(V.LEVELS)),
+    Column("location", pa.string(), True, _v(V.LOCATIONS)),
+    Column("route", pa.string(), False, _v(V.ROUTES), doc="non-local visits only"),
+    Column("transfer_from", pa.string(), False, _v(V.LEVELS), doc="an inpatient transfer's first hospital level"),
+    Column("disease", pa.string(), False, _v(V.DISEASES)),
+    Column("procedure", pa.string(), True, members=_v(V.PROCEDURES), doc="family-planning procedures, '+'-joined"),
+    Column("use_account", pa.bool_(), True, doc="the person lets the account pay"),
+    Column("fulamt_ownpay_amt_fen", MONEY, True, doc="全自费 (class C)"),
+    Column("overlmt_selfpay_fen", MONEY, True, doc="超限价自费"),
+    Column("preselfpay_amt_fen", MONEY, True, doc="乙类先行自付"),
+    Column("inscp_scp_amt_fen", MONEY, True, doc="符合政策范围"),
+)
+
+LINES = (
+    Column("visit_id", pa.string(), True),
+    Column("code", pa.string(), True, doc="catalogue code"),
+    Column("item_class", pa.string(), True, _v(V.ITEM_CLASSES), doc="A 甲类 / B 乙类 / C 丙类"),
+    Column("amount_fen", MONEY, True),
+    Column("over_limit_fen", MONEY, True, doc="超限价 part of the amount"),
+    Column("selfpay_ratio_ppm", pa.int32(), False, doc="乙类先行自付比例 in millionths; null: the city's default"),
+)
+
+RESULT_MONEY = (
+    "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc",
+    "hifp_pay", "hifob_pay", "hifmi_pay", "maf_pay", "oth_pay", "fund_pay_sumamt", "acct_pay", "psn_cash_pay",
+    "psn_part_amt", "balc",
+)
+
+RESULTS = (
+    Column("visit_id", pa.string(), True),
+    Column("person_id", pa.string(), True),
+    Column("city", pa.string(), True),
+    Column("date", pa.date32(), True),
+    Column("year", pa.int16(), True),
+    Column("status", pa.string(), True, frozenset({"settled", "refused"})),
+    Column("error", pa.string(), False, doc="why a refused visit was refused"),
+    Column("plan", pa.int32(), True, doc="the compiled plan (rules and clauses) that settled it; see the plans file"),
+    *(Column(f"{name}_fen", MONEY, True) for name in RESULT_MONEY),
+)
+
+
+def schema(columns: tuple[Column, ...]) -> pa.Schema:
+    return pa.schema([pa.field(c.name, c.type, nullable=not c.required, metadata={"doc": c.doc} if c.doc else None)
+                      for c in columns])
+
+
+class TableError(YibaoError, ValueError):
+    """A claim table that cannot be settled as given; the message names the rows."""
+
+
+def _rows(mask, ids: pa.Array | None, limit: int = 5) -> str:
+    import numpy as np
+
+    where = np.flatnonzero(np.asarray(mask))
+    shown = ", ".join(f"row {i}" + (f" ({ids[i].as_py()})" if ids is not None else "") for i in where[:limit])
+    more = f" and {len(where) - limit} more" if len(where) > limit else ""
+    return shown + more
+
+
+def validate(table: pa.Table, columns: tuple[Column, ...], what: str, id_column: str | None = None) -> pa.Table:
+    """Check names, types, required values and vocabularies; return the table with its
+    columns in the documented order and types. Raises :class:`TableError`."""
+    import pyarrow.compute as pc
+
+    names = set(table.column_names)
+    missing = [c.name for c in columns if c.name not in names]
+    if missing:
+        raise TableError(f"{what}: missing column(s) {', '.join(missing)}")
+    ids = table.column(id_column).combine_chunks() if id_column else None
+    out = []
+    for c in columns:
+        col = table.column(c.name)
+        try:
+            col = col.cast(c.type) if col.type != c.type else col
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise TableError(f"{what}.{c.name}: expected {c.type}, found {table.column(c.name).type} ({exc})") from None
+        if c.required and col.null_count:
+            raise TableError(f"{what}.{c.name} is required but empty in {_rows(pc.is_null(col), ids)}")
+        if c.allowed is not None:
+            values = col.cast(pa.string()) if col.type != pa.string() else col
+            bad = pc.and_(pc.invert(pc.is_in(values, value_set=pa.array(sorted(c.allowed)))), pc.is_valid(values))
+            if pc.any(bad).as_py():
+                first = pc.filter(values, bad)[0].as_py()
+                raise TableError(f"{what}.{c.name}: {first!r} is not one of {', '.join(sorted(c.allowed))} "
+                                 f"in {_rows(bad.to_numpy(zero_copy_only=False), ids)}")
+        if c.members is not None:
+            _check_members(col, c, what, ids)
+        if c.type == MONEY:
+            neg = pc.less(col, 0)
+            if pc.any(neg).as_py():
+                raise TableError(f"{what}.{c.name}: negative amount in {_rows(neg.to_numpy(zero_copy_only=False), ids)}")
+        out.append(col)
+    result = pa.Table.from_arrays(out, schema=schema(columns))
+    if id_column:
+        unique = pc.count_distinct(result.column(id_column)).as_py()
+        if unique != result.num_rows:
+            counts = pc.value_counts(result.column(id_column))
+            dup = next(v["values"].as_py() for v in counts if v["counts"].as_py() > 1)
+            raise TableError(f"{what}.{id_column}: {dup!r} appears more than once")
+    return result
+
+
+def _check_members(col, c: Column, what: str, ids) -> None:
+    import pyarrow.compute as pc
+
+    distinct = pc.unique(col.combine_chunks())
+    for value in distinct.to_pylist():
+        if value is None or value == "":
+            continue
+        parts = value.split("+")
+        unknown = [p for p in parts if p not in c.members]
+        if unknown or parts != sorted(set(parts)):
+            bad = pc.equal(col, value)
+            problem = f"{unknown[0]!r} is not one of {', '.join(sorted(c.members))}" if unknown else \
+                f"{value!r} must list its members once each, sorted"
+            raise TableError(f"{what}.{c.name}: {problem} in {_rows(bad.to_numpy(zero_copy_only=False), ids)}")
