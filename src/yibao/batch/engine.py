@@ -1,0 +1,492 @@
+"""Settle claim tables: validate, encode, compile the plans, run the kernel, write results.
+
+:func:`settle_tables` is the whole batch for in-memory Arrow tables; :func:`settle_files`
+reads and writes Parquet. The steps:
+
+1. validate the tables against :mod:`yibao.batch.tables` (errors name the rows);
+2. split bills given as lines (G3: 先行自付 rounded per line, the city's default ratio);
+3. encode every fact as a small integer, find the distinct visit *profiles* (facts, policy
+   epoch, age band) and compile one plan per profile (:mod:`yibao.batch.plans`);
+4. sort by (person, date) and run :func:`yibao.batch.kernel.settle_sorted` over chunks that
+   end at a person boundary;
+5. assemble the results in the input's row order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from yibao.batch import kernel, plans, tables
+from yibao.batch.tables import TableError
+from yibao.errors import YibaoError
+from yibao.money import ZERO
+from yibao.policy.loader import CityPolicy, load_city
+from yibao.engine.rules import Rules
+
+CHUNK = 2_000_000  # visits per kernel call (the progress bar's step)
+_EPOCH = dt.date(1970, 1, 1)
+
+
+@dataclass
+class Settled:
+    """A batch's results (``tables.RESULTS``, in the visits' order) and its plans."""
+
+    results: pa.Table
+    plans: list[dict[str, Any]] = field(default_factory=list)
+    counters: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------- policies
+
+
+def policies_for(cities: Sequence[str], overlays: Sequence[str] = ()) -> dict[str, CityPolicy]:
+    """Each city's policy with the overlays that name it (an overlay names its city)."""
+    from yibao.service.policies import Policies
+
+    chosen = Policies(tuple(str(o) for o in overlays))
+    return {city: chosen.for_city(city) for city in cities}
+
+
+# ---------------------------------------------------------------------- entry points
+
+
+def settle_tables(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *,
+                  overlays: Sequence[str] = (), progress: bool = False) -> pa.Table:
+    """Settle ``visits`` of ``persons``; the RESULTS table, one row per visit in order."""
+    return settle(persons, visits, lines, overlays=overlays, progress=progress).results
+
+
+def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *, overlays: Sequence[str] = (),
+           policies: Mapping[str, CityPolicy] | None = None, progress: bool = False) -> Settled:
+    import time
+
+    clock = {"start": time.perf_counter()}
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        clock[name] = now - clock.pop("_last", clock["start"])
+        clock["_last"] = now
+
+    persons = tables.validate(persons, tables.PERSONS, "persons", "person_id")
+    visits = tables.validate(visits, tables.VISITS, "visits", "visit_id")
+    n = visits.num_rows
+    pidx = pc.index_in(visits.column("person_id"), value_set=persons.column("person_id").combine_chunks())
+    if pidx.null_count:
+        raise TableError(f"visits.person_id: not in the persons table in {tables._rows(pc.is_null(pidx).to_numpy(zero_copy_only=False), visits.column('visit_id').combine_chunks())}")
+    pidx = pidx.to_numpy(zero_copy_only=False).astype(np.int64)
+    cities_of_person = persons.column("city").to_pylist()
+    city_names = sorted(set(cities_of_person))
+    policies = dict(policies) if policies is not None else policies_for(city_names, overlays)
+    lap("validate")
+
+    days = _days(visits.column("date"))
+    city_dict = {c: k for k, c in enumerate(city_names)}
+    person_city = np.array([city_dict[c] for c in cities_of_person], np.int64) if persons.num_rows else np.zeros(0, np.int64)
+    city = person_city[pidx] if n else np.zeros(0, np.int64)
+
+    # policy epochs and age bands, per city
+    epoch = np.zeros(n, np.int64)
+    band = np.zeros(n, np.int64)
+    birth = _days(persons.column("birth_date"), nulls=True)
+    marks_of: dict[str, list[dt.date]] = {}
+    breaks_of: dict[str, list[int]] = {}
+    for c, name in enumerate(city_names):
+        rows = np.flatnonzero(city == c)
+        marks = plans.epochs(policies[name])
+        breaks = plans.age_breaks(policies[name])
+        marks_of[name], breaks_of[name] = marks, breaks
+        epoch[rows] = np.searchsorted(np.array([(m - _EPOCH).days for m in marks], np.int64), days[rows], side="right")
+        ages = _ages(birth[pidx[rows]], days[rows])
+        band[rows] = np.where(ages < 0, -1, np.searchsorted(np.array(breaks, np.int64), np.maximum(ages, 0), side="right"))
+    lap("epochs")
+
+    split = [visits.column(name).to_numpy().astype(np.int64) for name in tables.SPLIT]
+    refused_rows: dict[int, str] = {}
+    if lines is not None and lines.num_rows:
+        split, refused_rows = _split_lines(lines, visits, split, city, epoch, city_names, marks_of, policies, days)
+    refused_rows.update(_residents_with_accounts(persons, pidx))  # checked first, as the reference engine does
+    lap("lines")
+
+    # profiles: person facts × visit facts × epoch × age band
+    person_codes, person_values = _encode(persons, ("city", "scheme", "category", "grade", "sex", "assistance", "flags",
+                                                    "chronic_filings", "special_filings"))
+    by_filed = {name: plans.reads_filed_set(policies[name]) for name in city_names}
+    visit_cols = ("kind", "level", "location", "route", "transfer_from", "disease", "procedure", "use_account")
+    visit_codes, visit_values = _encode(visits, visit_cols)
+    filed = _filed(persons, visits, pidx)
+    if not any(by_filed.values()):
+        person_codes["chronic_filings"] = np.zeros(persons.num_rows, np.int64)
+        person_values["chronic_filings"] = [""]
+    person_codes["special_filings"] = np.zeros(persons.num_rows, np.int64)
+    person_key, person_first = _combine([person_codes[k] for k in person_codes], [len(person_values[k]) for k in person_values])
+    parts = [person_key[pidx]] + [visit_codes[k] for k in visit_cols] + [filed.astype(np.int64), epoch, band + 1]
+    sizes = [int(person_key.max(initial=-1)) + 1] + [len(visit_values[k]) for k in visit_cols] + [2, int(epoch.max(initial=0)) + 1, int(band.max(initial=0)) + 2]
+    profile_of, first_row = _combine(parts, sizes)
+    lap("profiles")
+
+    counters = plans.Counters()
+    errors: list[str] = []
+    compilers = {name: plans.Compiler(policies[name], counters, errors) for name in city_names}
+    rows: list[dict[str, np.ndarray]] = []
+    described: list[dict[str, Any]] = []
+    for r in first_row:
+        r = int(r)
+        p = int(pidx[r])
+        pf = {k: person_values[k][person_codes[k][p]] for k in person_codes}
+        name = cities_of_person[p]
+        vf = {k: visit_values[k][visit_codes[k][r]] for k in visit_cols}
+        kind, disease = vf["kind"], vf["disease"]
+        chronic = tuple(x for x in (pf["chronic_filings"] or "").split("+") if x)
+        if filed[r]:
+            if kind == "chronic" and disease not in chronic:
+                chronic = chronic + (disease,)
+        special = (disease,) if filed[r] and kind == "special" else ()
+        profile = plans.Profile(
+            city=name, day=plans.representative_day(marks_of[name], int(epoch[r]), int(_year(days[r]))),
+            scheme=pf["scheme"], category=pf["category"], grade=int(pf["grade"]), sex=pf["sex"], assistance=pf["assistance"],
+            flags=_members(pf["flags"]), chronic_filings=chronic, special_filings=special,
+            age=plans.representative_age(breaks_of[name], int(band[r])),
+            kind=kind, level=vf["level"], location=vf["location"], route=vf["route"], transfer_from=vf["transfer_from"],
+            disease=disease, procedure=_members(vf["procedure"]) or None, use_account=bool(vf["use_account"]),
+        )
+        compiler = compilers[name]
+        k = compiler.compile(profile)
+        rows.append(compiler.rows[k])
+        described.append(compiler.descriptions[k])
+    if refused_rows:  # bills the catalogue cannot split: a plan that refuses, so the totals stay untouched
+        refusing = plans._empty_plan()
+        refusing["plan"][plans.P_ERR] = len(errors) + 1
+        rows.append(refusing)
+        profile_of = profile_of.copy()
+        profile_of[list(refused_rows)] = len(rows) - 1
+    packed = plans.pack(rows)
+    lap("compile")
+
+    # sort by (person, day); visits of one person keep their table order on one day
+    if n and not _sorted(pidx, days):
+        order = np.lexsort((days, pidx))
+    else:
+        order = np.arange(n)
+    s_pidx, s_days = pidx[order], days[order]
+    s_year = _year(s_days)
+    s_plan = profile_of[order].astype(np.int64)
+    s_split = [a[order] for a in split]
+    acct_cur = persons.column("account_current_fen").to_numpy().astype(np.int64)
+    acct_hist = persons.column("account_history_fen").to_numpy().astype(np.int64)
+    bonus = persons.column("ci_cap_bonus_fen").to_numpy().astype(np.int64)
+    daily = np.array(counters.daily or [False], np.bool_)
+    out = np.zeros((n, len(kernel.OUTPUTS)), np.int64)
+    lap("sort")
+    bounds = _chunks(s_pidx, CHUNK)
+    bar = _progress(n, progress)
+    for lo, hi in bounds:
+        kernel.settle_sorted(s_pidx[lo:hi], s_days[lo:hi], s_year[lo:hi], s_plan[lo:hi], *(a[lo:hi] for a in s_split),
+                             acct_cur, acct_hist, bonus, packed["plan"], packed["line"], packed["seg"], packed["cap"],
+                             packed["layer"], packed["lseg"], packed["assist"], packed["burden"], daily, out[lo:hi])
+        bar(hi - lo)
+    bar(None)
+    lap("kernel")
+
+    result = np.empty_like(out)
+    result[order] = out
+    result = np.ascontiguousarray(result.T)
+    results = _results(visits, persons, pidx, days, split, result, profile_of, errors, refused_rows)
+    lap("results")
+    clock.pop("_last", None)
+    clock.pop("start", None)
+    return Settled(results, described, list(counters.names), clock)
+
+
+def settle_files(visits_path: str | Path, out_path: str | Path, *, persons_path: str | Path | None = None,
+                 lines_path: str | Path | None = None, overlays: Sequence[str] = (), progress: bool = False) -> Settled:
+    """Parquet in, Parquet out; the plans go beside the results as ``<out>.plans.json``."""
+    visits_path = Path(visits_path)
+    persons_path = Path(persons_path) if persons_path else visits_path.with_name("persons.parquet")
+    if lines_path is None and visits_path.with_name("lines.parquet").exists():
+        lines_path = visits_path.with_name("lines.parquet")
+    persons = _read(persons_path, "persons")
+    visits = _read(visits_path, "visits")
+    lines = _read(Path(lines_path), "lines") if lines_path else None
+    settled = settle(persons, visits, lines, overlays=overlays, progress=progress)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    import time
+
+    t = time.perf_counter()
+    pq.write_table(settled.results, out_path, compression="zstd")
+    Path(f"{out_path}.plans.json").write_text(json.dumps({"counters": settled.counters, "plans": settled.plans},
+                                                        ensure_ascii=False, indent=1), encoding="utf-8")
+    settled.timings["write"] = time.perf_counter() - t
+    return settled
+
+
+def summary(results: pa.Table) -> dict[str, Any]:
+    """Totals by fund in yuan (exact), and the counts."""
+    from decimal import Decimal
+
+    settled = pc.equal(results.column("status"), "settled")
+    out: dict[str, Any] = {"visits": results.num_rows, "settled": pc.sum(settled).as_py() or 0}
+    out["refused"] = out["visits"] - out["settled"]
+    for name in ("medfee_sumamt", "hifp_pay", "hifob_pay", "hifmi_pay", "maf_pay", "acct_pay", "psn_cash_pay"):
+        fen = pc.sum(results.column(f"{name}_fen")).as_py() or 0
+        out[name] = str(Decimal(fen) / 100 + ZERO.quantize(Decimal("0.01")))
+    return out
+
+
+# ---------------------------------------------------------------------- steps
+
+
+def _read(path: Path, what: str) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except FileNotFoundError:
+        raise TableError(f"{what}: no such file {path}") from None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise TableError(f"{what}: {path} is not a readable Parquet file ({exc})") from None
+
+
+def _residents_with_accounts(persons: pa.Table, pidx: np.ndarray) -> dict[int, str]:
+    """Visits of residents given account balances: refused, as the reference engine refuses the case (G8)."""
+    resident = pc.equal(persons.column("scheme"), "resident")
+    funded = pc.or_(pc.not_equal(persons.column("account_current_fen"), 0), pc.not_equal(persons.column("account_history_fen"), 0))
+    bad = pc.and_(resident, funded).to_numpy(zero_copy_only=False)
+    if not bad.any():
+        return {}
+    message = "person.account: residents have no personal account (G8); give zero balances or none"
+    return {int(r): message for r in np.flatnonzero(bad[pidx])}
+
+
+def _days(column: pa.ChunkedArray, nulls: bool = False) -> np.ndarray:
+    """Days since 1970-01-01 (``int32.min`` for a null where ``nulls`` is allowed)."""
+    ints = pc.cast(column.combine_chunks(), pa.int32())
+    if nulls:
+        ints = pc.fill_null(ints, np.iinfo(np.int32).min)
+    return ints.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _year(days: np.ndarray) -> np.ndarray:
+    return days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+
+
+def _ages(birth: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Whole years from birth to day (−1 where the birth date is unknown)."""
+    unknown = birth == np.iinfo(np.int32).min
+    b = np.where(unknown, 0, birth).astype("datetime64[D]")
+    d = day.astype("datetime64[D]")
+    by, dy = b.astype("datetime64[Y]"), d.astype("datetime64[Y]")
+    bm, dm = b.astype("datetime64[M]"), d.astype("datetime64[M]")
+    b_md = (bm - by).astype(np.int64) * 100 + (b - bm).astype(np.int64)
+    d_md = (dm - dy).astype(np.int64) * 100 + (d - dm).astype(np.int64)
+    age = (dy - by).astype(np.int64) - (d_md < b_md)
+    return np.where(unknown, -1, age)
+
+
+def _encode(table: pa.Table, columns: Sequence[str]) -> tuple[dict[str, np.ndarray], dict[str, list[Any]]]:
+    """Each column as small integer codes and the values they stand for (null is a value)."""
+    codes, values = {}, {}
+    for name in columns:
+        col = table.column(name).combine_chunks() if table.num_rows else pa.array([], table.schema.field(name).type)
+        encoded = pc.dictionary_encode(col, null_encoding="encode")
+        idx = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        codes[name], values[name] = idx, encoded.dictionary.to_pylist() or [None]
+    return codes, values
+
+
+def _combine(parts: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """One code per distinct combination of ``parts`` (in first-seen order), and each code's first row."""
+    if not len(parts[0]):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    key = np.zeros(len(parts[0]), np.int64)
+    radix = 1
+    for part, size in zip(parts, sizes):
+        size = max(int(size), 1)
+        if radix * size >= 2**62:  # fold what we have into dense codes first
+            key, _ = _dense(key)
+            radix = int(key.max()) + 1
+        key += part * radix
+        radix *= size
+    return _dense(key)
+
+
+def _dense(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    encoded = pc.dictionary_encode(pa.array(key))
+    codes = encoded.indices.to_numpy().astype(np.int64)
+    first = np.full(len(encoded.dictionary), -1, np.int64)
+    # the first row of each code: scatter in reverse so the earliest row wins
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return codes, first
+
+
+def _members(value: str | None) -> tuple[str, ...]:
+    return tuple(x for x in (value or "").split("+") if x)
+
+
+def _filed(persons: pa.Table, visits: pa.Table, pidx: np.ndarray) -> np.ndarray:
+    """Is the visit's disease filed for its kind (G4)? Decided once per distinct
+    (kind, filings, disease), then spread over the visits."""
+    kind = visits.column("kind").combine_chunks()
+    rows = np.flatnonzero(pc.and_(pc.is_in(kind, value_set=pa.array(["chronic", "special"])),
+                                  pc.is_valid(visits.column("disease"))).to_numpy(zero_copy_only=False))
+    filed = np.zeros(visits.num_rows, np.bool_)
+    if not len(rows):
+        return filed
+    chronic = pc.dictionary_encode(persons.column("chronic_filings").combine_chunks())
+    special = pc.dictionary_encode(persons.column("special_filings").combine_chunks())
+    is_chronic = (kind.take(pa.array(rows)).to_numpy(zero_copy_only=False) == "chronic")
+    disease = pc.dictionary_encode(visits.column("disease").combine_chunks().take(pa.array(rows)))
+    p = pidx[rows]
+    sets = np.where(is_chronic, chronic.indices.to_numpy()[p], special.indices.to_numpy()[p])
+    key = (sets.astype(np.int64) * len(disease.dictionary) + disease.indices.to_numpy()) * 2 + is_chronic
+    codes, first = _dense(key)
+    answers = np.zeros(len(first), np.bool_)
+    diseases = disease.dictionary.to_pylist()
+    for c, r in enumerate(first):
+        listed = (chronic if is_chronic[r] else special).dictionary[int(sets[r])].as_py()
+        answers[c] = diseases[disease.indices[int(r)].as_py()] in listed.split("+")
+    filed[rows] = answers[codes]
+    return filed
+
+
+def _split_lines(lines: pa.Table, visits: pa.Table, split: list[np.ndarray], city: np.ndarray, epoch: np.ndarray,
+                 city_names: list[str], marks_of: dict[str, list[dt.date]], policies: Mapping[str, CityPolicy],
+                 days: np.ndarray) -> tuple[list[np.ndarray], dict[int, str]]:
+    """The catalogue split (G3) of bills given as lines: C → 自费; over_limit → 超限价;
+    B × 先行自付比例, rounded half up per line; the rest in scope."""
+    lines = tables.validate(lines, tables.LINES, "lines")
+    vid = visits.column("visit_id").combine_chunks()
+    row = pc.index_in(lines.column("visit_id"), value_set=vid)
+    if row.null_count:
+        raise TableError(f"lines.visit_id: not in the visits table in {tables._rows(pc.is_null(row).to_numpy(zero_copy_only=False), None)}")
+    row = row.to_numpy(zero_copy_only=False).astype(np.int64)
+    amount = lines.column("amount_fen").to_numpy().astype(np.int64)
+    over = lines.column("over_limit_fen").to_numpy().astype(np.int64)
+    if (over > amount).any():
+        raise TableError(f"lines.over_limit_fen exceeds amount_fen in {tables._rows(over > amount, None)}")
+    has_lines = np.zeros(visits.num_rows, np.bool_)
+    has_lines[row] = True
+    given = np.zeros(visits.num_rows, np.bool_)
+    for a in split:
+        given |= a != 0
+    if (given & has_lines).any():
+        raise TableError("visits: give a bill either as split columns or as lines, not both, in "
+                         + tables._rows(given & has_lines, vid))
+    cls = lines.column("item_class").to_numpy(zero_copy_only=False)
+    ratio = pc.fill_null(lines.column("selfpay_ratio_ppm"), -1).to_numpy().astype(np.int64)
+    is_c, is_b = cls == "C", cls == "B"
+    refused: dict[int, str] = {}
+    needs_default = np.flatnonzero(is_b & (ratio < 0))
+    if len(needs_default):
+        for k in needs_default:
+            r = row[k]
+            name = city_names[city[r]]
+            default, problem = _default_ratio(policies[name], plans.representative_day(marks_of[name], int(epoch[r]), int(_year(days[r:r + 1])[0])))
+            if default is None:
+                if r not in refused:
+                    position = int(np.sum(row[:k] == r))
+                    code = lines.column("code")[int(k)].as_py()
+                    refused[r] = f"visit {vid[int(r)].as_py()}: items[{position}] ({code}) is 乙类 without selfpay_ratio, and {problem}"
+                ratio[k] = 0
+            else:
+                ratio[k] = default
+    base = amount - over
+    pre = np.where(is_b, (base * ratio + 500_000) // 1_000_000, 0)
+    parts = [np.where(is_c, amount, 0), np.where(is_c, 0, over), pre, np.where(is_c, 0, base - pre)]
+    out = [a.copy() for a in split]
+    for target, values in zip(out, parts):
+        np.add.at(target, row, values)
+    return out, refused
+
+
+def _default_ratio(policy: CityPolicy, day: dt.date) -> tuple[int | None, str]:
+    """The city's default 先行自付比例 in millionths, or why there is none."""
+    rules = Rules(policy, day, plans.PLACEHOLDER)
+    try:
+        value = rules.optional("catalogue.selfpay_default")
+    except YibaoError as exc:
+        return None, str(exc)
+    if value is None or value == "per_item":
+        return None, f"{policy.document.name} has no default ratio ({rules.clause('catalogue.selfpay_default') or 'the province sets it per item'})"
+    from decimal import Decimal
+
+    return int(Decimal(value) * 1_000_000), ""
+
+
+def _sorted(pidx: np.ndarray, days: np.ndarray) -> bool:
+    if len(pidx) < 2:
+        return True
+    dp = np.diff(pidx)
+    return bool((dp >= 0).all() and ((dp > 0) | (np.diff(days) >= 0)).all())
+
+
+def _chunks(person: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """Slices of about ``size`` visits that never split a person."""
+    n = len(person)
+    bounds, lo = [], 0
+    while lo < n:
+        hi = min(n, lo + size)
+        if hi < n:
+            p = person[hi - 1]
+            hi = int(np.searchsorted(person, p, side="right"))
+        bounds.append((lo, hi))
+        lo = hi
+    return bounds
+
+
+def _progress(total: int, show: bool) -> Callable[[int | None], None]:
+    if not show:
+        return lambda step: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit=" claims", unit_scale=True, desc="settling", leave=False)
+
+    def step(k: int | None) -> None:
+        if k is None:
+            bar.close()
+        else:
+            bar.update(k)
+
+    return step
+
+
+def _results(visits: pa.Table, persons: pa.Table, pidx: np.ndarray, days: np.ndarray, split: list[np.ndarray],
+             out: np.ndarray, profile_of: np.ndarray, errors: list[str], refused_rows: dict[int, str]) -> pa.Table:
+    status = out[0]
+    ok = status == 0
+    money = {name: out[1 + k] for k, name in enumerate(kernel.OUTPUTS[1:])}
+    fulamt, overlmt, pre, inscp = (np.where(ok, a, 0) for a in split)
+    medfee = fulamt + overlmt + pre + inscp
+    fund = money["hifp_pay"] + money["hifob_pay"] + money["hifmi_pay"] + money["maf_pay"]
+    error = np.full(len(status), None, object)
+    refused = np.flatnonzero(~ok)
+    if len(refused):
+        vid = visits.column("visit_id").combine_chunks()
+        for r in refused:
+            error[r] = refused_rows.get(int(r)) or errors[status[r] - 1].replace(plans.PLACEHOLDER, vid[int(r)].as_py()).replace(
+                plans.DATE_PLACEHOLDER, (_EPOCH + dt.timedelta(days=int(days[r]))).isoformat())
+    columns = {
+        "visit_id": visits.column("visit_id"),
+        "person_id": visits.column("person_id"),
+        "city": persons.column("city").combine_chunks().take(pa.array(pidx)) if len(pidx) else pa.array([], pa.string()),
+        "date": visits.column("date"),
+        "year": pa.array(_year(days).astype(np.int16)),
+        "status": pa.array(np.where(ok, "settled", "refused").astype(object), pa.string()),
+        "error": pa.array(error, pa.string()),
+        "plan": pa.array(profile_of.astype(np.int32)),
+        "medfee_sumamt_fen": medfee, "fulamt_ownpay_amt_fen": fulamt, "overlmt_selfpay_fen": overlmt,
+        "preselfpay_amt_fen": pre, "inscp_scp_amt_fen": inscp, "act_pay_dedc_fen": money["act_pay_dedc"],
+        "hifp_pay_fen": money["hifp_pay"], "hifob_pay_fen": money["hifob_pay"], "hifmi_pay_fen": money["hifmi_pay"],
+        "maf_pay_fen": money["maf_pay"], "oth_pay_fen": np.zeros(len(status), np.int64), "fund_pay_sumamt_fen": fund,
+        "acct_pay_fen": money["acct_pay"], "psn_cash_pay_fen": money["psn_cash_pay"],
+        "psn_part_amt_fen": money["acct_pay"] + money["psn_cash_pay"], "balc_fen": money["balc"],
+    }
+    return pa.Table.from_pydict(columns, schema=tables.schema(tables.RESULTS))
