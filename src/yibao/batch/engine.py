@@ -80,10 +80,7 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
     persons = tables.validate(persons, tables.PERSONS, "persons", "person_id")
     visits = tables.validate(visits, tables.VISITS, "visits", "visit_id")
     n = visits.num_rows
-    pidx = pc.index_in(visits.column("person_id"), value_set=persons.column("person_id").combine_chunks())
-    if pidx.null_count:
-        raise TableError(f"visits.person_id: not in the persons table in {tables._rows(pc.is_null(pidx).to_numpy(zero_copy_only=False), visits.column('visit_id').combine_chunks())}")
-    pidx = pidx.to_numpy(zero_copy_only=False).astype(np.int64)
+    pidx = _person_index(visits, persons)
     cities_of_person = persons.column("city").to_pylist()
     city_names = sorted(set(cities_of_person))
     policies = dict(policies) if policies is not None else policies_for(city_names, overlays)
@@ -101,36 +98,56 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
     marks_of: dict[str, list[dt.date]] = {}
     breaks_of: dict[str, list[int]] = {}
     for c, name in enumerate(city_names):
-        rows = np.flatnonzero(city == c)
+        rows = slice(None) if len(city_names) == 1 else np.flatnonzero(city == c)
         marks = plans.epochs(policies[name])
         breaks = plans.age_breaks(policies[name])
         marks_of[name], breaks_of[name] = marks, breaks
         epoch[rows] = np.searchsorted(np.array([(m - _EPOCH).days for m in marks], np.int64), days[rows], side="right")
-        ages = _ages(birth[pidx[rows]], days[rows])
-        band[rows] = np.where(ages < 0, -1, np.searchsorted(np.array(breaks, np.int64), np.maximum(ages, 0), side="right"))
+        if breaks:  # without age conditions every age is alike
+            ages = _ages(birth[pidx[rows]], days[rows])
+            band[rows] = np.where(ages < 0, -1, np.searchsorted(np.array(breaks, np.int64), np.maximum(ages, 0), side="right"))
     lap("epochs")
 
-    split = [visits.column(name).to_numpy().astype(np.int64) for name in tables.SPLIT]
+    split = [_ints(visits.column(name)) for name in tables.SPLIT]
     refused_rows: dict[int, str] = {}
     if lines is not None and lines.num_rows:
         split, refused_rows = _split_lines(lines, visits, split, city, epoch, city_names, marks_of, policies, days)
     refused_rows.update(_residents_with_accounts(persons, pidx))  # checked first, as the reference engine does
     lap("lines")
 
-    # profiles: person facts × visit facts × epoch × age band
-    person_codes, person_values = _encode(persons, ("city", "scheme", "category", "grade", "sex", "assistance", "flags",
-                                                    "chronic_filings", "special_filings"))
-    by_filed = {name: plans.reads_filed_set(policies[name]) for name in city_names}
-    visit_cols = ("kind", "level", "location", "route", "transfer_from", "disease", "procedure", "use_account")
+    # profiles: person facts × visit facts × epoch × age band. A fact the city's policy never
+    # looks at is blanked for its visits, so it does not multiply the plans.
+    person_cols = ("city", "scheme", "category", "grade", "assistance", "flags", "chronic_filings")
+    person_codes, person_values = _encode(persons, person_cols + ("sex",))
+    visit_cols = ("kind", "level", "location", "route", "transfer_from", "disease", "procedure")
     visit_codes, visit_values = _encode(visits, visit_cols)
     filed = _filed(persons, visits, pidx)
-    if not any(by_filed.values()):
-        person_codes["chronic_filings"] = np.zeros(persons.num_rows, np.int64)
-        person_values["chronic_filings"] = [""]
-    person_codes["special_filings"] = np.zeros(persons.num_rows, np.int64)
-    person_key, person_first = _combine([person_codes[k] for k in person_codes], [len(person_values[k]) for k in person_values])
-    parts = [person_key[pidx]] + [visit_codes[k] for k in visit_cols] + [filed.astype(np.int64), epoch, band + 1]
-    sizes = [int(person_key.max(initial=-1)) + 1] + [len(visit_values[k]) for k in visit_cols] + [2, int(epoch.max(initial=0)) + 1, int(band.max(initial=0)) + 2]
+    employee = (pc.equal(persons.column("scheme"), "employee").to_numpy(zero_copy_only=False))
+    use_account = visits.column("use_account").to_numpy() & employee[pidx]  # residents have no account (G8)
+    for c, name in enumerate(city_names):
+        read = plans.dimensions_read(policies[name])
+        mine = person_city == c
+        for dim in ("category", "grade", "assistance", "flags"):
+            if dim not in read:
+                person_codes[dim][mine] = len(person_values[dim]) - 1
+        if not plans.reads_filed_set(policies[name]):
+            person_codes["chronic_filings"][mine] = len(person_values["chronic_filings"]) - 1
+        keep = plans.flags_read(policies[name])  # only the flags some rule asks about
+        _recode(person_codes["flags"], person_values["flags"], mine,
+                lambda v: None if v is None else "+".join(f for f in v.split("+") if f in keep))
+        if not plans.reads_filed_set(policies[name]):  # (a `by_filed` city sees the disease among the filed set)
+            classes = plans.disease_classes(policies[name], [d for d in visit_values["disease"] if d is not None])
+            _recode(visit_codes["disease"], visit_values["disease"], city == c, lambda d: None if d is None else classes[d])
+    sex = person_codes["sex"][pidx]
+    sex_null = len(person_values["sex"]) - 1
+    sexed_kinds = [k for k, v in enumerate(visit_values["kind"]) if v in ("delivery", "prenatal", "family_planning")]
+    for c, name in enumerate(city_names):  # sex matters where the policy reads it, or the kind needs it (G13)
+        if "sex" not in plans.dimensions_read(policies[name]):
+            sex[(city == c) & ~np.isin(visit_codes["kind"], sexed_kinds)] = sex_null
+    person_key, _ = _combine([person_codes[k] for k in person_cols], [len(person_values[k]) for k in person_cols])
+    parts = [person_key[pidx], sex] + [visit_codes[k] for k in visit_cols] + [use_account.astype(np.int64), filed.astype(np.int64), epoch, band + 1]
+    sizes = ([int(person_key.max(initial=-1)) + 1, len(person_values["sex"])] + [len(visit_values[k]) for k in visit_cols]
+             + [2, 2, int(epoch.max(initial=0)) + 1, int(band.max(initial=0)) + 2])
     profile_of, first_row = _combine(parts, sizes)
     lap("profiles")
 
@@ -142,22 +159,21 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
     for r in first_row:
         r = int(r)
         p = int(pidx[r])
-        pf = {k: person_values[k][person_codes[k][p]] for k in person_codes}
+        pf = {k: person_values[k][person_codes[k][p]] for k in person_cols}
         name = cities_of_person[p]
         vf = {k: visit_values[k][visit_codes[k][r]] for k in visit_cols}
         kind, disease = vf["kind"], vf["disease"]
-        chronic = tuple(x for x in (pf["chronic_filings"] or "").split("+") if x)
-        if filed[r]:
-            if kind == "chronic" and disease not in chronic:
-                chronic = chronic + (disease,)
+        chronic = _members(pf["chronic_filings"])
+        if filed[r] and kind == "chronic" and disease not in chronic:
+            chronic = chronic + (disease,)
         special = (disease,) if filed[r] and kind == "special" else ()
         profile = plans.Profile(
-            city=name, day=plans.representative_day(marks_of[name], int(epoch[r]), int(_year(days[r]))),
-            scheme=pf["scheme"], category=pf["category"], grade=int(pf["grade"]), sex=pf["sex"], assistance=pf["assistance"],
-            flags=_members(pf["flags"]), chronic_filings=chronic, special_filings=special,
+            city=name, day=plans.representative_day(marks_of[name], int(epoch[r]), (_EPOCH + dt.timedelta(days=int(days[r]))).year),
+            scheme=pf["scheme"], category=pf["category"], grade=int(pf["grade"] or 1), sex=person_values["sex"][sex[r]],
+            assistance=pf["assistance"], flags=_members(pf["flags"]), chronic_filings=chronic, special_filings=special,
             age=plans.representative_age(breaks_of[name], int(band[r])),
             kind=kind, level=vf["level"], location=vf["location"], route=vf["route"], transfer_from=vf["transfer_from"],
-            disease=disease, procedure=_members(vf["procedure"]) or None, use_account=bool(vf["use_account"]),
+            disease=disease, procedure=_members(vf["procedure"]) or None, use_account=bool(use_account[r]),
         )
         compiler = compilers[name]
         k = compiler.compile(profile)
@@ -173,34 +189,31 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
     lap("compile")
 
     # sort by (person, day); visits of one person keep their table order on one day
-    if n and not _sorted(pidx, days):
-        order = np.lexsort((days, pidx))
-    else:
-        order = np.arange(n)
-    s_pidx, s_days = pidx[order], days[order]
+    order = None if _sorted(pidx, days) else np.lexsort((days, pidx))
+    arrange = (lambda a: a) if order is None else (lambda a: a[order])
+    s_pidx, s_days, s_plan = arrange(pidx), arrange(days), arrange(profile_of)
     s_year = _year(s_days)
-    s_plan = profile_of[order].astype(np.int64)
-    s_split = [a[order] for a in split]
-    acct_cur = persons.column("account_current_fen").to_numpy().astype(np.int64)
-    acct_hist = persons.column("account_history_fen").to_numpy().astype(np.int64)
-    bonus = persons.column("ci_cap_bonus_fen").to_numpy().astype(np.int64)
+    s_split = [arrange(a) for a in split]
+    acct_cur, acct_hist, bonus = (_ints(persons.column(c)) for c in ("account_current_fen", "account_history_fen", "ci_cap_bonus_fen"))
     daily = np.array(counters.daily or [False], np.bool_)
-    out = np.zeros((n, len(kernel.OUTPUTS)), np.int64)
+    out = np.zeros((len(kernel.OUTPUTS), n), np.int64)
     lap("sort")
     bounds = _chunks(s_pidx, CHUNK)
     bar = _progress(n, progress)
     for lo, hi in bounds:
         kernel.settle_sorted(s_pidx[lo:hi], s_days[lo:hi], s_year[lo:hi], s_plan[lo:hi], *(a[lo:hi] for a in s_split),
                              acct_cur, acct_hist, bonus, packed["plan"], packed["line"], packed["seg"], packed["cap"],
-                             packed["layer"], packed["lseg"], packed["assist"], packed["burden"], daily, out[lo:hi])
+                             packed["layer"], packed["lseg"], packed["assist"], packed["burden"], daily,
+                             *(column[lo:hi] for column in out))
         bar(hi - lo)
     bar(None)
     lap("kernel")
 
-    result = np.empty_like(out)
-    result[order] = out
-    result = np.ascontiguousarray(result.T)
-    results = _results(visits, persons, pidx, days, split, result, profile_of, errors, refused_rows)
+    if order is not None:
+        result = np.empty_like(out)
+        result[:, order] = out
+        out = result
+    results = _results(visits, persons, pidx, days, split, out, profile_of, errors, refused_rows)
     lap("results")
     clock.pop("_last", None)
     clock.pop("start", None)
@@ -214,16 +227,19 @@ def settle_files(visits_path: str | Path, out_path: str | Path, *, persons_path:
     persons_path = Path(persons_path) if persons_path else visits_path.with_name("persons.parquet")
     if lines_path is None and visits_path.with_name("lines.parquet").exists():
         lines_path = visits_path.with_name("lines.parquet")
-    persons = _read(persons_path, "persons")
-    visits = _read(visits_path, "visits")
-    lines = _read(Path(lines_path), "lines") if lines_path else None
-    settled = settle(persons, visits, lines, overlays=overlays, progress=progress)
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     import time
 
     t = time.perf_counter()
-    pq.write_table(settled.results, out_path, compression="zstd")
+    persons = _read(persons_path, "persons", DICTIONARY_COLUMNS[1:])
+    visits = _read(visits_path, "visits", DICTIONARY_COLUMNS)
+    lines = _read(Path(lines_path), "lines") if lines_path else None
+    read = time.perf_counter() - t
+    settled = settle(persons, visits, lines, overlays=overlays, progress=progress)
+    settled.timings = {"read": read, **settled.timings}
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    pq.write_table(settled.results, out_path, compression="lz4")
     Path(f"{out_path}.plans.json").write_text(json.dumps({"counters": settled.counters, "plans": settled.plans},
                                                         ensure_ascii=False, indent=1), encoding="utf-8")
     settled.timings["write"] = time.perf_counter() - t
@@ -246,13 +262,33 @@ def summary(results: pa.Table) -> dict[str, Any]:
 # ---------------------------------------------------------------------- steps
 
 
-def _read(path: Path, what: str) -> pa.Table:
+#: Text columns read dictionary-encoded: few distinct values each (person_id: ~10 visits each).
+DICTIONARY_COLUMNS = ("person_id", "city", "scheme", "category", "sex", "assistance", "flags", "chronic_filings", "special_filings",
+                      "kind", "level", "location", "route", "transfer_from", "disease", "procedure")
+
+
+def _read(path: Path, what: str, dictionary: Sequence[str] = ()) -> pa.Table:
     try:
-        return pq.read_table(path)
+        names = set(pq.read_schema(path).names)
+        return pq.read_table(path, read_dictionary=[c for c in dictionary if c in names])
     except FileNotFoundError:
         raise TableError(f"{what}: no such file {path}") from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise TableError(f"{what}: {path} is not a readable Parquet file ({exc})") from None
+
+
+def _person_index(visits: pa.Table, persons: pa.Table) -> np.ndarray:
+    """Each visit's row in the persons table (a dictionary-encoded column is looked up once per person)."""
+    ids = visits.column("person_id").combine_chunks()
+    known = persons.column("person_id").combine_chunks()
+    if pa.types.is_dictionary(ids.type):
+        found = pc.index_in(ids.dictionary, value_set=known)
+        found = pc.take(found, ids.indices)
+    else:
+        found = pc.index_in(ids, value_set=known)
+    if found.null_count:
+        raise TableError(f"visits.person_id: not in the persons table in {tables._rows(pc.is_null(found), visits.column('visit_id'))}")
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _residents_with_accounts(persons: pa.Table, pidx: np.ndarray) -> dict[int, str]:
@@ -274,32 +310,58 @@ def _days(column: pa.ChunkedArray, nulls: bool = False) -> np.ndarray:
     return ints.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+def _ints(column: pa.ChunkedArray) -> np.ndarray:
+    """An integer column as int64 numpy, without a copy where it already is one."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _calendar(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(year, month×100 + day) of days since 1970, by a table over the days' span."""
+    if not len(days):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lo, hi = int(days.min()), int(days.max())
+    span = np.arange(lo, hi + 1).astype("datetime64[D]")
+    years, months = span.astype("datetime64[Y]"), span.astype("datetime64[M]")
+    year = years.astype(np.int64) + 1970
+    md = (months - years).astype(np.int64) * 100 + 100 + (span - months).astype(np.int64) + 1
+    return year[days - lo], md[days - lo]
+
+
 def _year(days: np.ndarray) -> np.ndarray:
-    return days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    return _calendar(days)[0]
 
 
 def _ages(birth: np.ndarray, day: np.ndarray) -> np.ndarray:
     """Whole years from birth to day (−1 where the birth date is unknown)."""
     unknown = birth == np.iinfo(np.int32).min
-    b = np.where(unknown, 0, birth).astype("datetime64[D]")
-    d = day.astype("datetime64[D]")
-    by, dy = b.astype("datetime64[Y]"), d.astype("datetime64[Y]")
-    bm, dm = b.astype("datetime64[M]"), d.astype("datetime64[M]")
-    b_md = (bm - by).astype(np.int64) * 100 + (b - bm).astype(np.int64)
-    d_md = (dm - dy).astype(np.int64) * 100 + (d - dm).astype(np.int64)
-    age = (dy - by).astype(np.int64) - (d_md < b_md)
-    return np.where(unknown, -1, age)
+    by, bmd = _calendar(np.where(unknown, 0, birth))
+    dy, dmd = _calendar(day)
+    return np.where(unknown, -1, dy - by - (dmd < bmd))
 
 
 def _encode(table: pa.Table, columns: Sequence[str]) -> tuple[dict[str, np.ndarray], dict[str, list[Any]]]:
-    """Each column as small integer codes and the values they stand for (null is a value)."""
+    """Each column as small integer codes and the values they stand for; a null is the
+    last value, ``None``. A dictionary-encoded column gives its codes for free."""
     codes, values = {}, {}
     for name in columns:
-        col = table.column(name).combine_chunks() if table.num_rows else pa.array([], table.schema.field(name).type)
-        encoded = pc.dictionary_encode(col, null_encoding="encode")
-        idx = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        codes[name], values[name] = idx, encoded.dictionary.to_pylist() or [None]
+        col = table.column(name)
+        if not pa.types.is_dictionary(col.type):
+            col = pc.dictionary_encode(col.combine_chunks() if col.num_chunks else pa.array([], col.type))
+        else:
+            col = col.combine_chunks() if col.num_chunks else pa.array([], col.type)
+        dictionary = col.dictionary.to_pylist()
+        idx = pc.fill_null(col.indices, len(dictionary)).to_numpy(zero_copy_only=False).astype(np.int64)
+        codes[name], values[name] = idx, dictionary + [None]
     return codes, values
+
+
+def _recode(codes: np.ndarray, values: list[Any], rows: np.ndarray, simpler: Callable[[Any], Any]) -> None:
+    """Replace, in ``rows``, each value by ``simpler(value)`` (appending new values as needed)."""
+    index = {v: k for k, v in enumerate(values)}
+    mapping = np.array([index.setdefault(simpler(v), len(index)) for v in list(values)], np.int64)
+    values.extend(v for v in list(index)[len(values):])
+    codes[rows] = mapping[codes[rows]]
 
 
 def _combine(parts: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -460,33 +522,43 @@ def _progress(total: int, show: bool) -> Callable[[int | None], None]:
 
 def _results(visits: pa.Table, persons: pa.Table, pidx: np.ndarray, days: np.ndarray, split: list[np.ndarray],
              out: np.ndarray, profile_of: np.ndarray, errors: list[str], refused_rows: dict[int, str]) -> pa.Table:
+    """The RESULTS table; its text columns dictionary-encoded (they repeat a few values)."""
     status = out[0]
     ok = status == 0
     money = {name: out[1 + k] for k, name in enumerate(kernel.OUTPUTS[1:])}
     fulamt, overlmt, pre, inscp = (np.where(ok, a, 0) for a in split)
     medfee = fulamt + overlmt + pre + inscp
     fund = money["hifp_pay"] + money["hifob_pay"] + money["hifmi_pay"] + money["maf_pay"]
-    error = np.full(len(status), None, object)
     refused = np.flatnonzero(~ok)
+    messages: list[str] = []
+    message_of = np.full(len(status), -1, np.int32)
     if len(refused):
-        vid = visits.column("visit_id").combine_chunks()
+        vid = visits.column("visit_id")
+        seen: dict[str, int] = {}
         for r in refused:
-            error[r] = refused_rows.get(int(r)) or errors[status[r] - 1].replace(plans.PLACEHOLDER, vid[int(r)].as_py()).replace(
+            text = refused_rows.get(int(r)) or errors[status[r] - 1].replace(plans.PLACEHOLDER, vid[int(r)].as_py()).replace(
                 plans.DATE_PLACEHOLDER, (_EPOCH + dt.timedelta(days=int(days[r]))).isoformat())
+            message_of[r] = seen.setdefault(text, len(seen))
+        messages = list(seen)
+    city = persons.column("city")
+    city = city if pa.types.is_dictionary(city.type) else pc.dictionary_encode(city)
+    city = city.combine_chunks() if isinstance(city, pa.ChunkedArray) else city
+    zeros = np.zeros(len(status), np.int64)
     columns = {
         "visit_id": visits.column("visit_id"),
         "person_id": visits.column("person_id"),
-        "city": persons.column("city").combine_chunks().take(pa.array(pidx)) if len(pidx) else pa.array([], pa.string()),
+        "city": pa.DictionaryArray.from_arrays(pa.array(pc.take(city.indices, pa.array(pidx)).to_numpy(zero_copy_only=False)), city.dictionary)
+        if len(pidx) else pa.array([], pa.string()),
         "date": visits.column("date"),
         "year": pa.array(_year(days).astype(np.int16)),
-        "status": pa.array(np.where(ok, "settled", "refused").astype(object), pa.string()),
-        "error": pa.array(error, pa.string()),
+        "status": pa.DictionaryArray.from_arrays(pa.array((~ok).astype(np.int8)), pa.array(["settled", "refused"])),
+        "error": pa.DictionaryArray.from_arrays(pa.array(message_of, mask=message_of < 0), pa.array(messages, pa.string())),
         "plan": pa.array(profile_of.astype(np.int32)),
         "medfee_sumamt_fen": medfee, "fulamt_ownpay_amt_fen": fulamt, "overlmt_selfpay_fen": overlmt,
         "preselfpay_amt_fen": pre, "inscp_scp_amt_fen": inscp, "act_pay_dedc_fen": money["act_pay_dedc"],
         "hifp_pay_fen": money["hifp_pay"], "hifob_pay_fen": money["hifob_pay"], "hifmi_pay_fen": money["hifmi_pay"],
-        "maf_pay_fen": money["maf_pay"], "oth_pay_fen": np.zeros(len(status), np.int64), "fund_pay_sumamt_fen": fund,
+        "maf_pay_fen": money["maf_pay"], "oth_pay_fen": zeros, "fund_pay_sumamt_fen": fund,
         "acct_pay_fen": money["acct_pay"], "psn_cash_pay_fen": money["psn_cash_pay"],
         "psn_part_amt_fen": money["acct_pay"] + money["psn_cash_pay"], "balc_fen": money["balc"],
     }
-    return pa.Table.from_pydict(columns, schema=tables.schema(tables.RESULTS))
+    return pa.table(columns)

@@ -92,8 +92,8 @@ def _axis(start, length, segs, nseg, threshold, limit):
 def settle_sorted(person, day, year, plan_of, fulamt, overlmt, pre, inscp,  # per visit, sorted by (person, day)
                   acct_current0, acct_history0, ci_bonus,  # per person
                   PLAN, LINE, SEG, CAP, LAYER, LSEG, ASSIST, BURDEN, daily,  # plans and counters
-                  out):
-    """Settle the visits in order; write :data:`OUTPUTS` into ``out[i, k]`` (one row per visit)."""
+                  o_status, o_dedc, o_hifp, o_hifob, o_hifmi, o_maf, o_acct, o_cash, o_balc):  # outputs
+    """Settle the visits in order; write each of :data:`OUTPUTS` into its array."""
     n = person.shape[0]
     ncounters = daily.shape[0]
     cnt = np.zeros(ncounters, np.int64)
@@ -306,9 +306,8 @@ def settle_sorted(person, day, year, plan_of, fulamt, overlmt, pre, inscp,  # pe
                                 left -= take
         if status != 0:  # refused: nothing of this visit is recorded
             cur, hist, acct_year = before_cur, before_hist, before_year
-            out[i, 0] = status
-            for k in range(1, out.shape[1]):
-                out[i, k] = 0
+            o_status[i] = status
+            o_dedc[i] = o_hifp[i] = o_hifob[i] = o_hifmi[i] = o_maf[i] = o_acct[i] = o_cash[i] = o_balc[i] = 0
             continue
         for k in range(ncounters):
             cnt[k] += pend[k]
@@ -316,12 +315,25 @@ def settle_sorted(person, day, year, plan_of, fulamt, overlmt, pre, inscp,  # pe
         hist -= take_hist
         fund = hifp + hifob + hifmi + maf
         acct = af + take_cur + take_hist
-        out[i, 0] = 0
-        out[i, 1] = ded_sum
-        out[i, 2] = hifp
-        out[i, 3] = hifob
-        out[i, 4] = hifmi
-        out[i, 5] = maf
-        out[i, 6] = acct
-        out[i, 7] = total - fund - acct
-        out[i, 8] = cur + hist
+        o_status[i] = 0
+        o_dedc[i] = ded_sum
+        o_hifp[i] = hifp
+        o_hifob[i] = hifob
+        o_hifmi[i] = hifmi
+        o_maf[i] = maf
+        o_acct[i] = acct
+        o_cash[i] = total - fund - acct
+        o_balc[i] = cur + hist
+
+
+@njit(cache=True)
+def string_hashes(offsets, data):
+    """FNV-1a hash of each string of an Arrow string array (its offsets and data buffers)."""
+    n = offsets.shape[0] - 1
+    hashes = np.empty(n, np.uint64)
+    for i in range(n):
+        h = np.uint64(14695981039346656037)
+        for b in range(offsets[i], offsets[i + 1]):
+            h = (h ^ np.uint64(data[b])) * np.uint64(1099511628211)
+        hashes[i] = h
+    return hashes

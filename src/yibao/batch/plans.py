@@ -514,6 +514,48 @@ def age_breaks(policy: CityPolicy) -> list[int]:
     return sorted(breaks)
 
 
+def dimensions_read(policy: CityPolicy) -> set[str]:
+    """The facts some condition or selector of the policy looks at (``flag`` and
+    ``by_flag`` both count as ``flags``): a fact outside this set cannot change a plan."""
+    read: set[str] = set()
+    for param in policy.parameters.values():
+        for version in param.versions:
+            for node in walk(version.value):
+                if isinstance(node, Choice):
+                    read.add(node.dimension)
+                elif isinstance(node, Condition):
+                    read.update(key for key, _ in node.tests)
+    return {"flags" if d == "flag" else d for d in read}
+
+
+def flags_read(policy: CityPolicy) -> set[str]:
+    """The flags some ``when: {flag: …}`` condition asks about; other flags change nothing."""
+    found: set[str] = set()
+    for param in policy.parameters.values():
+        for version in param.versions:
+            for node in walk(version.value):
+                if isinstance(node, Condition):
+                    found.update(*(expected for key, expected in node.tests if key == "flag"))
+    return found
+
+
+def disease_classes(policy: CityPolicy, diseases: list[str]) -> dict[str, str]:
+    """Each disease → the first disease every rule treats alike: same answer to every
+    ``disease`` condition and selector and the same membership of every disease list."""
+    sets: list[frozenset[str]] = []
+    for param in policy.parameters.values():
+        for version in param.versions:
+            if param.type == "diseases" and isinstance(version.value, (tuple, list, frozenset, set)):
+                sets.append(frozenset(version.value))
+            for node in walk(version.value):
+                if isinstance(node, Choice) and node.dimension == "disease":
+                    sets.extend(keys for keys, _ in node.options)
+                elif isinstance(node, Condition):
+                    sets.extend(expected for key, expected in node.tests if key == "disease")
+    first: dict[tuple[bool, ...], str] = {}
+    return {d: first.setdefault(tuple(d in group for group in sets), d) for d in sorted(diseases)}
+
+
 def reads_filed_set(policy: CityPolicy) -> bool:
     """Does any figure depend on *which* chronic diseases are filed (``by_filed``)?"""
     return any(isinstance(node, Choice) and node.dimension == "filed"

@@ -113,9 +113,12 @@ class TableError(YibaoError, ValueError):
     """A claim table that cannot be settled as given; the message names the rows."""
 
 
-def _rows(mask, ids: pa.Array | None, limit: int = 5) -> str:
+def _rows(mask, ids: pa.Array | pa.ChunkedArray | None, limit: int = 5) -> str:
+    """"row 3 (V0003), row 9 (V0009) and 12 more" for a boolean mask."""
     import numpy as np
 
+    if isinstance(mask, (pa.Array, pa.ChunkedArray)):
+        mask = mask.to_numpy(zero_copy_only=False) if isinstance(mask, pa.Array) else mask.combine_chunks().to_numpy(zero_copy_only=False)
     where = np.flatnonzero(np.asarray(mask))
     shown = ", ".join(f"row {i}" + (f" ({ids[i].as_py()})" if ids is not None else "") for i in where[:limit])
     more = f" and {len(where) - limit} more" if len(where) > limit else ""
@@ -124,58 +127,103 @@ def _rows(mask, ids: pa.Array | None, limit: int = 5) -> str:
 
 def validate(table: pa.Table, columns: tuple[Column, ...], what: str, id_column: str | None = None) -> pa.Table:
     """Check names, types, required values and vocabularies; return the table with its
-    columns in the documented order and types. Raises :class:`TableError`."""
+    columns in the documented order and types. Raises :class:`TableError`.
+
+    A string column may come dictionary-encoded (as Parquet readers give it with
+    ``read_dictionary``); it is kept so, and its vocabulary is checked on the dictionary."""
     import pyarrow.compute as pc
 
     names = set(table.column_names)
     missing = [c.name for c in columns if c.name not in names]
     if missing:
         raise TableError(f"{what}: missing column(s) {', '.join(missing)}")
-    ids = table.column(id_column).combine_chunks() if id_column else None
-    out = []
+    ids = table.column(id_column) if id_column else None
+    out, fields = [], []
     for c in columns:
         col = table.column(c.name)
+        encoded = pa.types.is_dictionary(col.type) and c.type == pa.string() and pa.types.is_string(col.type.value_type)
         try:
-            col = col.cast(c.type) if col.type != c.type else col
+            if encoded:
+                col = col.unify_dictionaries()
+            elif col.type != c.type:
+                col = col.cast(c.type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise TableError(f"{what}.{c.name}: expected {c.type}, found {table.column(c.name).type} ({exc})") from None
         if c.required and col.null_count:
             raise TableError(f"{what}.{c.name} is required but empty in {_rows(pc.is_null(col), ids)}")
-        if c.allowed is not None:
-            values = col.cast(pa.string()) if col.type != pa.string() else col
-            bad = pc.and_(pc.invert(pc.is_in(values, value_set=pa.array(sorted(c.allowed)))), pc.is_valid(values))
-            if pc.any(bad).as_py():
-                first = pc.filter(values, bad)[0].as_py()
-                raise TableError(f"{what}.{c.name}: {first!r} is not one of {', '.join(sorted(c.allowed))} "
-                                 f"in {_rows(bad.to_numpy(zero_copy_only=False), ids)}")
-        if c.members is not None:
-            _check_members(col, c, what, ids)
+        vocabulary = c.allowed if c.allowed is not None else None
+        if vocabulary is not None or c.members is not None:
+            values = _distinct(col, encoded)
+            if vocabulary is not None:
+                wrong = [v for v in values if v is not None and str(v) not in vocabulary]
+                if wrong:
+                    rows = pc.equal(col.cast(pa.string()), str(wrong[0]))
+                    raise TableError(f"{what}.{c.name}: {str(wrong[0])!r} is not one of {', '.join(sorted(vocabulary))} "
+                                     f"in {_rows(pc.fill_null(rows, False), ids)}")
+            if c.members is not None:
+                _check_members(values, col, c, what, ids)
         if c.type == MONEY:
             neg = pc.less(col, 0)
             if pc.any(neg).as_py():
-                raise TableError(f"{what}.{c.name}: negative amount in {_rows(neg.to_numpy(zero_copy_only=False), ids)}")
+                raise TableError(f"{what}.{c.name}: negative amount in {_rows(neg, ids)}")
         out.append(col)
-    result = pa.Table.from_arrays(out, schema=schema(columns))
+        fields.append(pa.field(c.name, col.type, nullable=not c.required))
+    result = pa.Table.from_arrays(out, schema=pa.schema(fields))
     if id_column:
-        unique = pc.count_distinct(result.column(id_column)).as_py()
-        if unique != result.num_rows:
-            counts = pc.value_counts(result.column(id_column))
-            dup = next(v["values"].as_py() for v in counts if v["counts"].as_py() > 1)
-            raise TableError(f"{what}.{id_column}: {dup!r} appears more than once")
+        duplicate = first_duplicate(result.column(id_column))
+        if duplicate is not None:
+            raise TableError(f"{what}.{id_column}: {duplicate!r} appears more than once")
     return result
 
 
-def _check_members(col, c: Column, what: str, ids) -> None:
+def _distinct(col: pa.ChunkedArray, encoded: bool) -> list:
     import pyarrow.compute as pc
 
-    distinct = pc.unique(col.combine_chunks())
-    for value in distinct.to_pylist():
+    if encoded:
+        return col.chunk(0).dictionary.to_pylist() if col.num_chunks else []
+    return pc.unique(col).to_pylist()
+
+
+def first_duplicate(ids: pa.ChunkedArray) -> str | None:
+    """The first identifier that appears twice, or ``None``. Hashes the strings in a compiled
+    pass and sorts the hashes; only if two hashes are equal are the strings compared."""
+    import numpy as np
+
+    from yibao.batch.kernel import string_hashes
+
+    if pa.types.is_dictionary(ids.type):
+        ids = ids.cast(pa.string())
+    parts = []
+    for chunk in ids.chunks:
+        offsets_buf, data_buf = chunk.buffers()[1], chunk.buffers()[2]
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(offsets_buf, width)[chunk.offset:chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+        parts.append(string_hashes(offsets, data))
+    hashes = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+    ordered = np.sort(hashes)
+    if not (ordered[1:] == ordered[:-1]).any():
+        return None
+    same = np.flatnonzero(np.isin(hashes, ordered[1:][ordered[1:] == ordered[:-1]]))
+    seen: dict[str, int] = {}
+    for i in same:
+        value = ids[int(i)].as_py()
+        if value in seen:
+            return value
+        seen[value] = int(i)
+    return None
+
+
+def _check_members(values: list, col, c: Column, what: str, ids) -> None:
+    import pyarrow.compute as pc
+
+    for value in values:
         if value is None or value == "":
             continue
         parts = value.split("+")
         unknown = [p for p in parts if p not in c.members]
         if unknown or parts != sorted(set(parts)):
-            bad = pc.equal(col, value)
+            bad = pc.fill_null(pc.equal(col.cast(pa.string()), value), False)
             problem = f"{unknown[0]!r} is not one of {', '.join(sorted(c.members))}" if unknown else \
                 f"{value!r} must list its members once each, sorted"
-            raise TableError(f"{what}.{c.name}: {problem} in {_rows(bad.to_numpy(zero_copy_only=False), ids)}")
+            raise TableError(f"{what}.{c.name}: {problem} in {_rows(bad, ids)}")
