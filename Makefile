@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench bench-service bench-batch clean
+.PHONY: install run test bench bench-service bench-batch simulate-example clean
 
 install: $(STAMP)
 
@@ -32,6 +32,12 @@ bench-service: install
 # the batch engine: kernel, Parquet to Parquet at 1M, 10M and 30M claims, ratio to the reference (about 5 minutes)
 bench-batch: install
 	$(BIN)/python benchmarks/batch_engine.py
+
+# the sample reform: 100,000 synthetic 杭州 insured, employee outpatient deductible 600 → 800 (about 20 s)
+simulate-example: install
+	$(BIN)/yibao synth --city hangzhou --persons 100000 --year 2026 --seed 0 --out var/synth-hangzhou-2026
+	$(BIN)/yibao simulate --city hangzhou --claims var/synth-hangzhou-2026/visits.parquet \
+	    --reform examples/reforms/hangzhou-employee-outpatient-deductible-800.yaml --out var/simulation-hangzhou-800
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .hypothesis

@@ -227,3 +227,11 @@ def _check_members(values: list, col, c: Column, what: str, ids) -> None:
             problem = f"{unknown[0]!r} is not one of {', '.join(sorted(c.members))}" if unknown else \
                 f"{value!r} must list its members once each, sorted"
             raise TableError(f"{what}.{c.name}: {problem} in {_rows(bad, ids)}")
+
+
+if __name__ == "__main__":  # pragma: no cover - regenerates docs/batch/tables.md's tables
+    for _title, _cols in (("persons", PERSONS), ("visits", VISITS), ("lines", LINES), ("results", RESULTS)):
+        print(f"## {_title}\n\n| column | type | required | meaning |\n|---|---|---|---|")
+        for _c in _cols:
+            print(f"| `{_c.name}` | {_c.type} | {'yes' if _c.required else 'no'} | {_c.doc} |")
+        print()
