@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench bench-service bench-batch simulate-example clean
+.PHONY: install java-runtime run test bench bench-service bench-batch simulate-example clean
 
 install: $(STAMP)
 
@@ -19,8 +19,14 @@ $(STAMP): pyproject.toml requirements.lock
 run: install
 	$(BIN)/yibao serve --demo --database sqlite:///var/yibao.db
 
-test: install
+test: install java-runtime
 	$(BIN)/python -m pytest
+
+# Spark (the batch engine's cluster runner, tested in local mode) needs a Java runtime
+java-runtime:
+	@command -v java >/dev/null 2>&1 || { echo "installing a Java runtime for Spark"; \
+	  (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless) >/dev/null || \
+	  { echo "no Java runtime: install openjdk-17-jre-headless (Spark needs it)"; exit 1; }; }
 
 bench: install
 	$(BIN)/python benchmarks/settle_reference.py

@@ -49,37 +49,36 @@ def run_settle(args: argparse.Namespace) -> int:
     from yibao.batch import engine
 
     started = time.perf_counter()
+    if args.engine == "spark":  # Parquet to Parquet inside Spark: nothing passes through this process's memory
+        from yibao.batch import spark
+
+        summary = spark.settle_files(args.visits, args.out, persons_path=args.persons, lines_path=args.lines,
+                                     overlays=args.overlay, master=args.spark_master)
+        _print_summary(summary, f"{args.out}/ (Parquet part files)", time.perf_counter() - started, None)
+        return 0
     if args.engine == "compiled":
         settled = engine.settle_files(args.visits, args.out, persons_path=args.persons, lines_path=args.lines,
                                       overlays=args.overlay, progress=not args.quiet)
         results = settled.results
     else:
-        results = _other_engine(args)
-    elapsed = time.perf_counter() - started
-    _print_summary(engine.summary(results), args.out, elapsed, results)
+        results = _reference(args)
+    _print_summary(engine.summary(results), args.out, time.perf_counter() - started, results)
     return 0
 
 
-def _other_engine(args: argparse.Namespace):
+def _reference(args: argparse.Namespace):
     import pyarrow.parquet as pq
 
-    from yibao.batch import engine
+    from yibao.batch import engine, reference
 
     visits_path = Path(args.visits)
     persons = engine._read(Path(args.persons) if args.persons else visits_path.with_name("persons.parquet"), "persons")
     visits = engine._read(visits_path, "visits")
     lines_path = Path(args.lines) if args.lines else visits_path.with_name("lines.parquet")
     lines = engine._read(lines_path, "lines") if (args.lines or lines_path.exists()) else None
-    if args.engine == "reference":
-        from yibao.batch import reference
-
-        results = reference.settle_tables(persons, visits, lines, overlays=args.overlay)
-    else:
-        from yibao.batch import spark
-
-        results = spark.settle_tables(persons, visits, lines, overlays=args.overlay, master=args.spark_master)
+    results = reference.settle_tables(persons, visits, lines, overlays=args.overlay)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(results, args.out, compression="zstd")
+    pq.write_table(results, args.out, compression="lz4")
     return results
 
 
@@ -98,7 +97,7 @@ def _print_summary(summary: dict, out: str, elapsed: float, results) -> None:
     for key, label in labels.items():
         table.add_row(label, _grouped(summary[key]))
     console.print(table)
-    if summary["refused"]:
+    if summary["refused"] and results is not None:
         import pyarrow.compute as pc
 
         first = pc.filter(results, pc.equal(results.column("status"), "refused")).slice(0, 3)
