@@ -193,6 +193,7 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
     arrange = (lambda a: a) if order is None else (lambda a: a[order])
     s_pidx, s_days, s_plan = arrange(pidx), arrange(days), arrange(profile_of)
     s_year = _year(s_days)
+    year = s_year if order is None else _year(days)
     s_split = [arrange(a) for a in split]
     acct_cur, acct_hist, bonus = (_ints(persons.column(c)) for c in ("account_current_fen", "account_history_fen", "ci_cap_bonus_fen"))
     daily = np.array(counters.daily or [False], np.bool_)
@@ -213,7 +214,7 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
         result = np.empty_like(out)
         result[:, order] = out
         out = result
-    results = _results(visits, persons, pidx, days, split, out, profile_of, errors, refused_rows)
+    results = _results(visits, persons, pidx, days, year, split, out, profile_of, errors, refused_rows)
     lap("results")
     clock.pop("_last", None)
     clock.pop("start", None)
@@ -239,7 +240,10 @@ def settle_files(visits_path: str | Path, out_path: str | Path, *, persons_path:
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    pq.write_table(settled.results, out_path, compression="lz4")
+    results = settled.results
+    if pa.types.is_dictionary(results.schema.field("person_id").type):  # a million-value dictionary only slows the writer
+        results = results.set_column(1, "person_id", results.column("person_id").cast(pa.string()))
+    pq.write_table(results, out_path, compression="lz4", use_dictionary=["city", "status", "error"], write_statistics=False)
     Path(f"{out_path}.plans.json").write_text(json.dumps({"counters": settled.counters, "plans": settled.plans},
                                                         ensure_ascii=False, indent=1), encoding="utf-8")
     settled.timings["write"] = time.perf_counter() - t
@@ -520,7 +524,7 @@ def _progress(total: int, show: bool) -> Callable[[int | None], None]:
     return step
 
 
-def _results(visits: pa.Table, persons: pa.Table, pidx: np.ndarray, days: np.ndarray, split: list[np.ndarray],
+def _results(visits: pa.Table, persons: pa.Table, pidx: np.ndarray, days: np.ndarray, year: np.ndarray, split: list[np.ndarray],
              out: np.ndarray, profile_of: np.ndarray, errors: list[str], refused_rows: dict[int, str]) -> pa.Table:
     """The RESULTS table; its text columns dictionary-encoded (they repeat a few values)."""
     status = out[0]
@@ -550,7 +554,7 @@ def _results(visits: pa.Table, persons: pa.Table, pidx: np.ndarray, days: np.nda
         "city": pa.DictionaryArray.from_arrays(pa.array(pc.take(city.indices, pa.array(pidx)).to_numpy(zero_copy_only=False)), city.dictionary)
         if len(pidx) else pa.array([], pa.string()),
         "date": visits.column("date"),
-        "year": pa.array(_year(days).astype(np.int16)),
+        "year": pa.array(year.astype(np.int16)),
         "status": pa.DictionaryArray.from_arrays(pa.array((~ok).astype(np.int8)), pa.array(["settled", "refused"])),
         "error": pa.DictionaryArray.from_arrays(pa.array(message_of, mask=message_of < 0), pa.array(messages, pa.string())),
         "plan": pa.array(profile_of.astype(np.int32)),
