@@ -248,3 +248,17 @@ def test_a_bill_given_twice_is_refused():
     assert with_lines
     with pytest.raises(TableError, match="either as split columns or as lines"):
         engine.settle_tables(persons, bad, lines)
+
+
+def test_profiles_of_many_facts_fold_without_overflow():
+    """More combinations than an int64 holds are folded into dense codes on the way."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    parts = [rng.integers(0, 3, 1000) for _ in range(5)]
+    codes, first = engine._combine(parts, [2**20] * 5)  # 2^100 possible combinations
+    combos = list(zip(*parts))
+    assert len(first) == len(set(combos))
+    for code, row in enumerate(first):
+        assert combos[row] == combos[int(np.flatnonzero(codes == code)[0])]
+    assert all(codes[i] == codes[j] for i in range(50) for j in range(50) if combos[i] == combos[j])

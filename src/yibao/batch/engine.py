@@ -81,14 +81,14 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
     visits = tables.validate(visits, tables.VISITS, "visits", "visit_id")
     n = visits.num_rows
     pidx = _person_index(visits, persons)
-    cities_of_person = persons.column("city").to_pylist()
-    city_names = sorted(set(cities_of_person))
+    person_city_codes, person_city_values = _encode(persons, ("city",))
+    city_names = sorted(v for v in person_city_values["city"] if v is not None)
     policies = dict(policies) if policies is not None else policies_for(city_names, overlays)
     lap("validate")
 
     days = _days(visits.column("date"))
     city_dict = {c: k for k, c in enumerate(city_names)}
-    person_city = np.array([city_dict[c] for c in cities_of_person], np.int64) if persons.num_rows else np.zeros(0, np.int64)
+    person_city = np.array([city_dict.get(v, -1) for v in person_city_values["city"]], np.int64)[person_city_codes["city"]]
     city = person_city[pidx] if n else np.zeros(0, np.int64)
 
     # policy epochs and age bands, per city
@@ -160,7 +160,7 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
         r = int(r)
         p = int(pidx[r])
         pf = {k: person_values[k][person_codes[k][p]] for k in person_cols}
-        name = cities_of_person[p]
+        name = city_names[person_city[p]]
         vf = {k: visit_values[k][visit_codes[k][r]] for k in visit_cols}
         kind, disease = vf["kind"], vf["disease"]
         chronic = _members(pf["chronic_filings"])
@@ -283,13 +283,18 @@ def _read(path: Path, what: str, dictionary: Sequence[str] = ()) -> pa.Table:
 
 def _person_index(visits: pa.Table, persons: pa.Table) -> np.ndarray:
     """Each visit's row in the persons table (a dictionary-encoded column is looked up once per person)."""
-    ids = visits.column("person_id").combine_chunks()
     known = persons.column("person_id").combine_chunks()
-    if pa.types.is_dictionary(ids.type):
-        found = pc.index_in(ids.dictionary, value_set=known)
-        found = pc.take(found, ids.indices)
+    if pa.types.is_dictionary(known.type):
+        known = known.cast(pa.string())
+    chunks = visits.column("person_id").chunks
+    if chunks and all(pa.types.is_dictionary(c.type) for c in chunks):
+        # every chunk's dictionary looked up in one pass (one hash table of the persons), then spread
+        looked_up = pc.index_in(pa.concat_arrays([c.dictionary for c in chunks]), value_set=known)
+        starts = np.cumsum([0] + [len(c.dictionary) for c in chunks])
+        found = pa.chunked_array([pc.take(looked_up.slice(int(starts[k]), len(c.dictionary)), c.indices)
+                                  for k, c in enumerate(chunks)], pa.int32())
     else:
-        found = pc.index_in(ids, value_set=known)
+        found = pc.index_in(visits.column("person_id"), value_set=known)
     if found.null_count:
         raise TableError(f"visits.person_id: not in the persons table in {tables._rows(pc.is_null(found), visits.column('visit_id'))}")
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -372,16 +377,27 @@ def _combine(parts: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[np.ndar
     """One code per distinct combination of ``parts`` (in first-seen order), and each code's first row."""
     if not len(parts[0]):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    key = np.zeros(len(parts[0]), np.int64)
+    group: list[np.ndarray] = []
+    radices: list[int] = []
     radix = 1
     for part, size in zip(parts, sizes):
         size = max(int(size), 1)
         if radix * size >= 2**62:  # fold what we have into dense codes first
-            key, _ = _dense(key)
-            radix = int(key.max()) + 1
-        key += part * radix
+            dense = _dense(_fold(group, radices, len(parts[0])))[0]
+            group, radices, radix = [dense], [1], int(dense.max()) + 1
+        group.append(np.asarray(part, np.int64))
+        radices.append(radix)
         radix *= size
-    return _dense(key)
+    return _dense(_fold(group, radices, len(parts[0])))
+
+
+def _fold(group: list[np.ndarray], radices: list[int], n: int) -> np.ndarray:
+    """The mixed-radix key of the parts, in one compiled pass."""
+    from yibao.batch.kernel import mixed_radix
+
+    out = np.empty(n, np.int64)
+    mixed_radix(tuple(group), np.array(radices, np.int64), out)
+    return out
 
 
 def _dense(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -337,3 +337,63 @@ def string_hashes(offsets, data):
             h = (h ^ np.uint64(data[b])) * np.uint64(1099511628211)
         hashes[i] = h
     return hashes
+
+
+@njit(cache=True)
+def repeated_hashes(hashes):
+    """Which entries share their hash with another: the hashes are partitioned by their top
+    bits into cache-sized buckets, each checked with a small open-addressing table."""
+    n = hashes.shape[0]
+    bits = 0
+    while (n >> bits) > 4096:
+        bits += 1
+    buckets = 1 << bits
+    shift = np.uint64(64 - bits) if bits > 0 else np.uint64(0)
+    counts = np.zeros(buckets + 1, np.int64)
+    for i in range(n):
+        b = np.int64(hashes[i] >> shift) if bits > 0 else 0
+        counts[b + 1] += 1
+    for b in range(buckets):
+        counts[b + 1] += counts[b]
+    fill = counts[:-1].copy()
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        b = np.int64(hashes[i] >> shift) if bits > 0 else 0
+        order[fill[b]] = i
+        fill[b] += 1
+    repeated = np.zeros(n, np.bool_)
+    largest = 0
+    for b in range(buckets):
+        largest = max(largest, counts[b + 1] - counts[b])
+    size = 1
+    while size < 2 * largest + 2:
+        size *= 2
+    slots = np.full(size, -1, np.int64)
+    for b in range(buckets):
+        lo, hi = counts[b], counts[b + 1]
+        for k in range(lo, hi):
+            i = order[k]
+            j = np.int64(hashes[i] & np.uint64(size - 1))
+            while slots[j] != -1:
+                if hashes[slots[j]] == hashes[i]:
+                    repeated[i] = True
+                    repeated[slots[j]] = True
+                j = (j + 1) & (size - 1)
+            slots[j] = i
+        for k in range(lo, hi):  # clear only what this bucket used
+            i = order[k]
+            j = np.int64(hashes[i] & np.uint64(size - 1))
+            while slots[j] != -1:
+                slots[j] = -1
+                j = (j + 1) & (size - 1)
+    return repeated
+
+
+@njit(cache=True)
+def mixed_radix(parts, radices, out):
+    """``out[i] = Σ parts[k][i] × radices[k]``: one pass over every part."""
+    for i in range(out.shape[0]):
+        key = 0
+        for k in range(len(parts)):
+            key += parts[k][i] * radices[k]
+        out[i] = key

@@ -143,7 +143,7 @@ def validate(table: pa.Table, columns: tuple[Column, ...], what: str, id_column:
         col = table.column(c.name)
         encoded = pa.types.is_dictionary(col.type) and c.type == pa.string() and pa.types.is_string(col.type.value_type)
         try:
-            if encoded:
+            if encoded and (c.allowed is not None or c.members is not None):  # one dictionary to check
                 col = col.unify_dictionaries()
             elif col.type != c.type:
                 col = col.cast(c.type)
@@ -179,7 +179,7 @@ def validate(table: pa.Table, columns: tuple[Column, ...], what: str, id_column:
 def _distinct(col: pa.ChunkedArray, encoded: bool) -> list:
     import pyarrow.compute as pc
 
-    if encoded:
+    if encoded:  # unified: every chunk shares the dictionary
         return col.chunk(0).dictionary.to_pylist() if col.num_chunks else []
     return pc.unique(col).to_pylist()
 
@@ -189,7 +189,7 @@ def first_duplicate(ids: pa.ChunkedArray) -> str | None:
     pass and sorts the hashes; only if two hashes are equal are the strings compared."""
     import numpy as np
 
-    from yibao.batch.kernel import string_hashes
+    from yibao.batch.kernel import repeated_hashes, string_hashes
 
     if pa.types.is_dictionary(ids.type):
         ids = ids.cast(pa.string())
@@ -201,10 +201,9 @@ def first_duplicate(ids: pa.ChunkedArray) -> str | None:
         data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
         parts.append(string_hashes(offsets, data))
     hashes = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
-    ordered = np.sort(hashes)
-    if not (ordered[1:] == ordered[:-1]).any():
+    same = np.flatnonzero(repeated_hashes(hashes))
+    if not len(same):
         return None
-    same = np.flatnonzero(np.isin(hashes, ordered[1:][ordered[1:] == ordered[:-1]]))
     seen: dict[str, int] = {}
     for i in same:
         value = ids[int(i)].as_py()
