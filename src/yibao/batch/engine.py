@@ -121,12 +121,13 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
     person_codes, person_values = _encode(persons, person_cols + ("sex",))
     visit_cols = ("kind", "level", "location", "route", "transfer_from", "disease", "procedure")
     visit_codes, visit_values = _encode(visits, visit_cols)
-    filed = _filed(persons, visits, pidx)
+    filed = _filed(persons, visit_codes, visit_values, pidx)
     employee = (pc.equal(persons.column("scheme"), "employee").to_numpy(zero_copy_only=False))
     use_account = visits.column("use_account").to_numpy() & employee[pidx]  # residents have no account (G8)
     for c, name in enumerate(city_names):
         read = plans.dimensions_read(policies[name])
-        mine = person_city == c
+        mine = slice(None) if len(city_names) == 1 else person_city == c
+        theirs = slice(None) if len(city_names) == 1 else city == c
         for dim in ("category", "grade", "assistance", "flags"):
             if dim not in read:
                 person_codes[dim][mine] = len(person_values[dim]) - 1
@@ -137,7 +138,7 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
                 lambda v: None if v is None else "+".join(f for f in v.split("+") if f in keep))
         if not plans.reads_filed_set(policies[name]):  # (a `by_filed` city sees the disease among the filed set)
             classes = plans.disease_classes(policies[name], [d for d in visit_values["disease"] if d is not None])
-            _recode(visit_codes["disease"], visit_values["disease"], city == c, lambda d: None if d is None else classes[d])
+            _recode(visit_codes["disease"], visit_values["disease"], theirs, lambda d: None if d is None else classes[d])
     sex = person_codes["sex"][pidx]
     sex_null = len(person_values["sex"]) - 1
     sexed_kinds = [k for k, v in enumerate(visit_values["kind"]) if v in ("delivery", "prenatal", "family_planning")]
@@ -360,7 +361,8 @@ def _encode(table: pa.Table, columns: Sequence[str]) -> tuple[dict[str, np.ndarr
         else:
             col = col.combine_chunks() if col.num_chunks else pa.array([], col.type)
         dictionary = col.dictionary.to_pylist()
-        idx = pc.fill_null(col.indices, len(dictionary)).to_numpy(zero_copy_only=False).astype(np.int64)
+        indices = col.indices if not col.null_count else pc.fill_null(col.indices, len(dictionary))
+        idx = np.array(indices.to_numpy(zero_copy_only=False), np.int32)  # a writable copy: codes get simplified
         codes[name], values[name] = idx, dictionary + [None]
     return codes, values
 
@@ -383,9 +385,9 @@ def _combine(parts: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[np.ndar
     for part, size in zip(parts, sizes):
         size = max(int(size), 1)
         if radix * size >= 2**62:  # fold what we have into dense codes first
-            dense = _dense(_fold(group, radices, len(parts[0])))[0]
+            dense = _dense(_fold(group, radices, len(parts[0])))[0].astype(np.int32)
             group, radices, radix = [dense], [1], int(dense.max()) + 1
-        group.append(np.asarray(part, np.int64))
+        group.append(np.asarray(part, np.int32))
         radices.append(radix)
         radix *= size
     return _dense(_fold(group, radices, len(parts[0])))
@@ -413,29 +415,27 @@ def _members(value: str | None) -> tuple[str, ...]:
     return tuple(x for x in (value or "").split("+") if x)
 
 
-def _filed(persons: pa.Table, visits: pa.Table, pidx: np.ndarray) -> np.ndarray:
+def _filed(persons: pa.Table, visit_codes: dict[str, np.ndarray], visit_values: dict[str, list[Any]],
+           pidx: np.ndarray) -> np.ndarray:
     """Is the visit's disease filed for its kind (G4)? Decided once per distinct
     (kind, filings, disease), then spread over the visits."""
-    kind = visits.column("kind").combine_chunks()
-    rows = np.flatnonzero(pc.and_(pc.is_in(kind, value_set=pa.array(["chronic", "special"])),
-                                  pc.is_valid(visits.column("disease"))).to_numpy(zero_copy_only=False))
-    filed = np.zeros(visits.num_rows, np.bool_)
+    kinds, diseases = visit_values["kind"], visit_values["disease"]
+    filing_kinds = [k for k, v in enumerate(kinds) if v in ("chronic", "special")]
+    rows = np.flatnonzero(np.isin(visit_codes["kind"], filing_kinds) & (visit_codes["disease"] != len(diseases) - 1))
+    filed = np.zeros(len(pidx), np.bool_)
     if not len(rows):
         return filed
-    chronic = pc.dictionary_encode(persons.column("chronic_filings").combine_chunks())
-    special = pc.dictionary_encode(persons.column("special_filings").combine_chunks())
-    is_chronic = (kind.take(pa.array(rows)).to_numpy(zero_copy_only=False) == "chronic")
-    disease = pc.dictionary_encode(visits.column("disease").combine_chunks().take(pa.array(rows)))
+    codes, values = _encode(persons, ("chronic_filings", "special_filings"))
     p = pidx[rows]
-    sets = np.where(is_chronic, chronic.indices.to_numpy()[p], special.indices.to_numpy()[p])
-    key = (sets.astype(np.int64) * len(disease.dictionary) + disease.indices.to_numpy()) * 2 + is_chronic
-    codes, first = _dense(key)
+    is_chronic = np.asarray(visit_codes["kind"][rows]) == kinds.index("chronic") if "chronic" in kinds else np.zeros(len(rows), np.bool_)
+    sets = np.where(is_chronic, codes["chronic_filings"][p], codes["special_filings"][p]).astype(np.int64)
+    key = (sets * len(diseases) + visit_codes["disease"][rows]) * 2 + is_chronic
+    dense, first = _dense(key)
     answers = np.zeros(len(first), np.bool_)
-    diseases = disease.dictionary.to_pylist()
     for c, r in enumerate(first):
-        listed = (chronic if is_chronic[r] else special).dictionary[int(sets[r])].as_py()
-        answers[c] = diseases[disease.indices[int(r)].as_py()] in listed.split("+")
-    filed[rows] = answers[codes]
+        listed = values["chronic_filings" if is_chronic[r] else "special_filings"][sets[r]] or ""
+        answers[c] = diseases[visit_codes["disease"][rows[r]]] in listed.split("+")
+    filed[rows] = answers[dense]
     return filed
 
 
