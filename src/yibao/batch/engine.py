@@ -29,7 +29,7 @@ from yibao.batch import kernel, plans, tables
 from yibao.batch.tables import TableError
 from yibao.errors import YibaoError
 from yibao.money import ZERO
-from yibao.policy.loader import CityPolicy, load_city
+from yibao.policy.loader import CityPolicy
 from yibao.engine.rules import Rules
 
 CHUNK = 2_000_000  # visits per kernel call (the progress bar's step)

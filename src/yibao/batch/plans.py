@@ -36,7 +36,7 @@ from yibao.engine.state import Totals, VisitState
 from yibao.errors import YibaoError
 from yibao.money import ZERO
 from yibao.policy.loader import CityPolicy
-from yibao.policy.model import Adjusted, AccountRule, AssistanceRule, Benefit, DeductibleRule, Layer, NonlocalRule, RateRule
+from yibao.policy.model import AccountRule, AssistanceRule, Benefit, DeductibleRule, Layer, NonlocalRule, RateRule
 from yibao.policy.selectors import UNLIMITED, Choice, Condition
 
 #: The visit id and date the representative visits carry; error messages get the real ones.
