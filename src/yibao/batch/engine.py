@@ -15,6 +15,7 @@ reads and writes Parquet. The steps:
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ import pyarrow.parquet as pq
 from yibao.batch import kernel, plans, tables
 from yibao.batch.tables import TableError
 from yibao.errors import YibaoError
-from yibao.money import ZERO
+from yibao.money import fmt
 from yibao.policy.loader import CityPolicy
 from yibao.engine.rules import Rules
 
@@ -124,26 +125,28 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
     filed = _filed(persons, visit_codes, visit_values, pidx)
     employee = (pc.equal(persons.column("scheme"), "employee").to_numpy(zero_copy_only=False))
     use_account = visits.column("use_account").to_numpy() & employee[pidx]  # residents have no account (G8)
+    reads = {name: plans.dimensions_read(policies[name]) for name in city_names}
+    by_filed = {name: plans.reads_filed_set(policies[name]) for name in city_names}
     for c, name in enumerate(city_names):
-        read = plans.dimensions_read(policies[name])
+        read = reads[name]
         mine = slice(None) if len(city_names) == 1 else person_city == c
         theirs = slice(None) if len(city_names) == 1 else city == c
         for dim in ("category", "grade", "assistance", "flags"):
             if dim not in read:
                 person_codes[dim][mine] = len(person_values[dim]) - 1
-        if not plans.reads_filed_set(policies[name]):
+        if not by_filed[name]:
             person_codes["chronic_filings"][mine] = len(person_values["chronic_filings"]) - 1
         keep = plans.flags_read(policies[name])  # only the flags some rule asks about
         _recode(person_codes["flags"], person_values["flags"], mine,
                 lambda v: None if v is None else "+".join(f for f in v.split("+") if f in keep))
-        if not plans.reads_filed_set(policies[name]):  # (a `by_filed` city sees the disease among the filed set)
+        if not by_filed[name]:  # (a `by_filed` city sees the disease among the filed set)
             classes = plans.disease_classes(policies[name], [d for d in visit_values["disease"] if d is not None])
             _recode(visit_codes["disease"], visit_values["disease"], theirs, lambda d: None if d is None else classes[d])
     sex = person_codes["sex"][pidx]
     sex_null = len(person_values["sex"]) - 1
     sexed_kinds = [k for k, v in enumerate(visit_values["kind"]) if v in ("delivery", "prenatal", "family_planning")]
     for c, name in enumerate(city_names):  # sex matters where the policy reads it, or the kind needs it (G13)
-        if "sex" not in plans.dimensions_read(policies[name]):
+        if "sex" not in reads[name]:
             sex[(city == c) & ~np.isin(visit_codes["kind"], sexed_kinds)] = sex_null
     person_key, _ = _combine([person_codes[k] for k in person_cols], [len(person_values[k]) for k in person_cols])
     parts = [person_key[pidx], sex] + [visit_codes[k] for k in visit_cols] + [use_account.astype(np.int64), filed.astype(np.int64), epoch, band + 1]
@@ -253,14 +256,13 @@ def settle_files(visits_path: str | Path, out_path: str | Path, *, persons_path:
 
 def summary(results: pa.Table) -> dict[str, Any]:
     """Totals by fund in yuan (exact), and the counts."""
-    from decimal import Decimal
 
     settled = pc.equal(results.column("status"), "settled")
     out: dict[str, Any] = {"visits": results.num_rows, "settled": pc.sum(settled).as_py() or 0}
     out["refused"] = out["visits"] - out["settled"]
     for name in ("medfee_sumamt", "hifp_pay", "hifob_pay", "hifmi_pay", "maf_pay", "acct_pay", "psn_cash_pay"):
         fen = pc.sum(results.column(f"{name}_fen")).as_py() or 0
-        out[name] = str(Decimal(fen) / 100 + ZERO.quantize(Decimal("0.01")))
+        out[name] = fmt(Decimal(fen) / 100)
     return out
 
 
@@ -498,8 +500,6 @@ def _default_ratio(policy: CityPolicy, day: dt.date) -> tuple[int | None, str]:
         return None, str(exc)
     if value is None or value == "per_item":
         return None, f"{policy.document.name} has no default ratio ({rules.clause('catalogue.selfpay_default') or 'the province sets it per item'})"
-    from decimal import Decimal
-
     return int(Decimal(value) * 1_000_000), ""
 
 

@@ -183,8 +183,9 @@ class Compiler:
                 plan["line"][j, L_ERR] = self.error_id(exc)
                 break
         P[P_NLINES] = j + 1
+        in_force = [(name, layer) for name in self.layer_names if (layer := rules.optional(name)) is not None]
         for f, fund in enumerate(LAYER_ORDER):
-            self._layer(ctx, state, fund, plan, f)
+            self._layer(ctx, state, [(n, layer) for n, layer in in_force if layer.fund == fund], fund, plan, f)
         self._assistance(ctx, state, plan)
         self._account(ctx, plan)
 
@@ -243,7 +244,7 @@ class Compiler:
                 L[L_REGIME] = DED_TOP_UP
             elif ded.regime == "per_admission_capped":
                 L[L_REGIME] = DED_CAPPED
-                L[L_CAP] = _fen(rules.amount(ded.annual_cap, facts, pname, clause), pname)
+                L[L_CAP] = _limit(rules.amount(ded.annual_cap, facts, pname, clause), pname)
             elif ctx.visit.transfer_from is not None:
                 L[L_REGIME] = DED_TRANSFER
                 from_standard, _ = pooled_stage._standard(ctx, ded.standard, {**facts, "level": ctx.visit.transfer_from}, pname, clause)
@@ -269,7 +270,7 @@ class Compiler:
                 SEG[s, S_RATE] = _bp(rate, own("rates"))
             except YibaoError as exc:  # read when an amount falls in this segment
                 SEG[s, S_ERR] = self.error_id(exc)
-        L[L_LIMIT] = NONE if limit is None else _fen(limit, own("expense_limit"))
+        L[L_LIMIT] = _limit(limit, own("expense_limit"))
         # 再支付 top-up (pooled._top_up)
         top = rules.optional(own("top_up"))
         if top is not None and top.when.holds(facts):
@@ -291,21 +292,19 @@ class Compiler:
             C[C_LIMIT] = NONE
             if C[C_APPLIES]:
                 value = pooled_stage._cap_limit(ctx, cap, facts, cname, cap.reference or rules.clause(cname))
-                C[C_LIMIT] = NONE if value is None else _fen(value, cname)
+                C[C_LIMIT] = _limit(value, cname)
         L[L_ADMISSION] = benefit.counts_as_admission.holds(facts) and ctx.visit.transfer_from is None
 
     # ------------------------------------------------------------------ 大额, 大病 (layers.py)
 
-    def _layer(self, ctx: VisitContext, state: VisitState, fund: str, plan: dict[str, np.ndarray], f: int) -> None:
+    def _layer(self, ctx: VisitContext, state: VisitState, mine: list[tuple[str, Layer]], fund: str,
+               plan: dict[str, np.ndarray], f: int) -> None:
         rules, facts = ctx.rules, state.facts
-        found = [(name, rules.optional(name)) for name in self.layer_names]
-        mine = [(name, layer) for name, layer in found if layer is not None and layer.fund == fund]
         if not mine:
             return
         if len(mine) > 1:
             raise YibaoError(f"{rules.city}: more than one {fund} layer is in force ({', '.join(n for n, _ in mine)})")
         name, layer = mine[0]
-        layer: Layer
         Y, SEG = plan["layer"][f], plan["lseg"][f]
         if not layer.applies.holds(facts):
             return
@@ -323,7 +322,7 @@ class Compiler:
                 raise YibaoError(f"policy error in {rules.city} policy: {name}.threshold: a threshold is an amount, not `unlimited`")
             Y[Y_THRESHOLD] = _fen(threshold, name)
             limit = rules.amount(layer.expense_limit, facts, name, clause)
-            Y[Y_LIMIT] = NONE if limit is None else _fen(limit, name)
+            Y[Y_LIMIT] = _limit(limit, name)
             scale = rules.figure(layer.scale, facts, name, clause)
             if len(scale) > MAX_SEGMENTS:
                 raise YibaoError(f"{name}: more than {MAX_SEGMENTS} segments")
@@ -335,7 +334,7 @@ class Compiler:
                 except YibaoError as exc:
                     SEG[s, S_ERR] = self.error_id(exc)
             cap = rules.amount(layer.payment_limit, facts, name, clause)
-            Y[Y_PAYLIMIT] = NONE if cap is None else _fen(cap, name)
+            Y[Y_PAYLIMIT] = _limit(cap, name)
         except YibaoError as exc:
             Y[Y_ERR] = self.error_id(exc)
 
@@ -375,7 +374,7 @@ class Compiler:
                 if node is None:
                     continue
                 value = rules.amount(node, facts, pname, clause)
-                A[slot] = NONE if value is None else _fen(value, pname)
+                A[slot] = _limit(value, pname)
         except YibaoError as exc:
             A[A_LIMIT_ERR] = self.error_id(exc)
 
@@ -420,12 +419,18 @@ def pack(rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def _fen(amount: Decimal | str | None, name: str) -> int:
+    """An amount in fen, exactly; a figure that must be an amount cannot be `unlimited`."""
     if amount is None or amount == UNLIMITED:
-        return NONE
+        raise YibaoError(f"{name}: an amount is needed here, not `unlimited`")
     fen = Decimal(amount) * 100
     if fen != fen.to_integral_value():
         raise YibaoError(f"{name}: amount {amount} is not a whole number of fen")
     return int(fen)
+
+
+def _limit(amount: Decimal | str | None, name: str) -> int:
+    """A limit in fen, or :data:`NONE` where there is none (``unlimited``)."""
+    return NONE if amount is None or amount == UNLIMITED else _fen(amount, name)
 
 
 def _bp(points: Decimal, name: str) -> int:
