@@ -250,15 +250,18 @@ def test_a_bill_given_twice_is_refused():
         engine.settle_tables(persons, bad, lines)
 
 
-def test_profiles_of_many_facts_fold_without_overflow():
-    """More combinations than an int64 holds are folded into dense codes on the way."""
+def test_profiles_of_many_facts_are_told_apart():
+    """Any number of facts of any range: each distinct combination one code, in first-seen
+    order, with its first row (here more combinations than an int64 could number, and
+    enough distinct rows to grow the table several times)."""
     import numpy as np
 
     rng = np.random.default_rng(3)
-    parts = [rng.integers(0, 3, 1000) for _ in range(5)]
-    codes, first = engine._combine(parts, [2**20] * 5)  # 2^100 possible combinations
+    parts = [rng.integers(0, 3, 5000) for _ in range(4)] + [rng.integers(-2**31, 2**31 - 1, 5000) % 50]
+    codes, first = engine._combine(parts)
     combos = list(zip(*parts))
     assert len(first) == len(set(combos))
     for code, row in enumerate(first):
         assert combos[row] == combos[int(np.flatnonzero(codes == code)[0])]
     assert all(codes[i] == codes[j] for i in range(50) for j in range(50) if combos[i] == combos[j])
+    assert list(first) == sorted(first)  # first-seen order

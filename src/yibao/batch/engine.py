@@ -15,11 +15,13 @@ reads and writes Parquet. The steps:
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +35,9 @@ from yibao.money import fmt
 from yibao.policy.loader import CityPolicy
 from yibao.engine.rules import Rules
 
-CHUNK = 2_000_000  # visits per kernel call (the progress bar's step)
+CHUNK = 2_000_000  # visits per kernel call at most (the progress bar's step)
+MIN_CHUNK = 100_000  # fewer visits than this a thread are settled on one thread
+SLICE = 1 << 20  # result rows assembled (and written, as a row group) at a time
 _EPOCH = dt.date(1970, 1, 1)
 
 
@@ -68,7 +72,11 @@ def settle_tables(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = 
 
 
 def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *, overlays: Sequence[str] = (),
-           policies: Mapping[str, CityPolicy] | None = None, progress: bool = False) -> Settled:
+           policies: Mapping[str, CityPolicy] | None = None, progress: bool = False, threads: int | None = None,
+           sink: Callable[[pa.Table], None] | None = None) -> Settled:
+    """Settle ``visits`` of ``persons`` with their plans and timings; the kernel runs on
+    ``threads`` threads (default: one a processor). ``sink``, if given, receives the
+    results in slices of rows, in order, as they are assembled (a writer can start early)."""
     import time
 
     clock = {"start": time.perf_counter()}
@@ -93,8 +101,8 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
     city = person_city[pidx] if n else np.zeros(0, np.int64)
 
     # policy epochs and age bands, per city
-    epoch = np.zeros(n, np.int64)
-    band = np.zeros(n, np.int64)
+    epoch = np.zeros(n, np.int32)
+    band = np.zeros(n, np.int32)
     birth = _days(persons.column("birth_date"), nulls=True)
     marks_of: dict[str, list[dt.date]] = {}
     breaks_of: dict[str, list[int]] = {}
@@ -148,11 +156,9 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
     for c, name in enumerate(city_names):  # sex matters where the policy reads it, or the kind needs it (G13)
         if "sex" not in reads[name]:
             sex[(city == c) & ~np.isin(visit_codes["kind"], sexed_kinds)] = sex_null
-    person_key, _ = _combine([person_codes[k] for k in person_cols], [len(person_values[k]) for k in person_cols])
-    parts = [person_key[pidx], sex] + [visit_codes[k] for k in visit_cols] + [use_account.astype(np.int64), filed.astype(np.int64), epoch, band + 1]
-    sizes = ([int(person_key.max(initial=-1)) + 1, len(person_values["sex"])] + [len(visit_values[k]) for k in visit_cols]
-             + [2, 2, int(epoch.max(initial=0)) + 1, int(band.max(initial=0)) + 2])
-    profile_of, first_row = _combine(parts, sizes)
+    person_key = _combine([person_codes[k] for k in person_cols])[0].astype(np.int32)
+    parts = [person_key[pidx], sex] + [visit_codes[k] for k in visit_cols] + [use_account, filed, epoch, band]
+    profile_of, first_row = _combine(parts)
     lap("profiles")
 
     counters = plans.Counters()
@@ -189,13 +195,13 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
         rows.append(refusing)
         profile_of = profile_of.copy()
         profile_of[list(refused_rows)] = len(rows) - 1
-    packed = plans.pack(rows)
+    packed, distinct = plans.pack(rows)
     lap("compile")
 
     # sort by (person, day); visits of one person keep their table order on one day
     order = None if _sorted(pidx, days) else np.lexsort((days, pidx))
     arrange = (lambda a: a) if order is None else (lambda a: a[order])
-    s_pidx, s_days, s_plan = arrange(pidx), arrange(days), arrange(profile_of)
+    s_pidx, s_days, s_plan = arrange(pidx), arrange(days), arrange(distinct[profile_of])
     s_year = _year(s_days)
     year = s_year if order is None else _year(days)
     s_split = [arrange(a) for a in split]
@@ -203,14 +209,27 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
     daily = np.array(counters.daily or [False], np.bool_)
     out = np.zeros((len(kernel.OUTPUTS), n), np.int64)
     lap("sort")
-    bounds = _chunks(s_pidx, CHUNK)
+    workers = max(1, min(threads or os.cpu_count() or 1, n // MIN_CHUNK or 1))
     bar = _progress(n, progress)
-    for lo, hi in bounds:
+
+    def settle_chunk(bound: tuple[int, int]) -> int:
+        lo, hi = bound
         kernel.settle_sorted(s_pidx[lo:hi], s_days[lo:hi], s_year[lo:hi], s_plan[lo:hi], *(a[lo:hi] for a in s_split),
                              acct_cur, acct_hist, bonus, packed["plan"], packed["line"], packed["seg"], packed["cap"],
                              packed["layer"], packed["lseg"], packed["assist"], packed["burden"], daily,
                              *(column[lo:hi] for column in out))
-        bar(hi - lo)
+        return hi - lo
+
+    # chunks end at a person's last visit, so they are independent: the kernel releases the
+    # interpreter's lock and each core takes chunks in turn
+    bounds = _chunks(s_pidx, min(CHUNK, -(-n // (4 * workers))))
+    if workers == 1:
+        for bound in bounds:
+            bar(settle_chunk(bound))
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            for done in pool.map(settle_chunk, bounds):
+                bar(done)
     bar(None)
     lap("kernel")
 
@@ -218,7 +237,12 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
         result = np.empty_like(out)
         result[:, order] = out
         out = result
-    results = _results(visits, persons, pidx, days, year, split, out, profile_of, errors, refused_rows)
+    pieces = []
+    for piece in _results(visits, persons, pidx, days, year, split, out, profile_of, errors, refused_rows):
+        if sink is not None:
+            sink(piece)
+        pieces.append(piece)
+    results = pa.concat_tables(pieces)
     lap("results")
     clock.pop("_last", None)
     clock.pop("start", None)
@@ -239,19 +263,61 @@ def settle_files(visits_path: str | Path, out_path: str | Path, *, persons_path:
     visits = _read(visits_path, "visits", DICTIONARY_COLUMNS)
     lines = _read(Path(lines_path), "lines") if lines_path else None
     read = time.perf_counter() - t
-    settled = settle(persons, visits, lines, overlays=overlays, progress=progress)
-    settled.timings = {"read": read, **settled.timings}
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    t = time.perf_counter()
-    results = settled.results
-    if pa.types.is_dictionary(results.schema.field("person_id").type):  # a million-value dictionary only slows the writer
-        results = results.set_column(1, "person_id", results.column("person_id").cast(pa.string()))
-    pq.write_table(results, out_path, compression="lz4", use_dictionary=["city", "status", "error"], write_statistics=False)
+    with _ResultWriter(out_path) as writer:
+        settled = settle(persons, visits, lines, overlays=overlays, progress=progress, sink=writer.write)
+        t = time.perf_counter()
+    settled.timings = {"read": read, **settled.timings, "write": time.perf_counter() - t}
     Path(f"{out_path}.plans.json").write_text(json.dumps({"counters": settled.counters, "plans": settled.plans},
                                                         ensure_ascii=False, indent=1), encoding="utf-8")
-    settled.timings["write"] = time.perf_counter() - t
     return settled
+
+
+class _ResultWriter:
+    """Writes result slices to one Parquet file on a thread of its own, while the next
+    slice is assembled. Money columns are delta-encoded (small integers, often repeated
+    or zero: smaller and faster to write than plain values); the few-valued text columns
+    keep their dictionaries; a person id is written as text."""
+
+    PENDING = 2  # slices queued at most: the assembler waits rather than outrun the disk
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+        self.pool = ThreadPoolExecutor(1)
+        self.pending: list[Any] = []
+
+    def write(self, piece: pa.Table) -> None:
+        while len(self.pending) >= self.PENDING:
+            self.pending.pop(0).result()
+        self.pending.append(self.pool.submit(self._write, piece))
+
+    def _write(self, piece: pa.Table) -> None:
+        if pa.types.is_dictionary(piece.schema.field("person_id").type):  # a million-value dictionary only slows the writer
+            piece = piece.set_column(1, "person_id", piece.column("person_id").cast(pa.string()))
+        if self.writer is None:
+            money = [name for name in piece.column_names if name.endswith("_fen")]
+            self.writer = pq.ParquetWriter(self.path, piece.schema, compression="lz4", use_dictionary=["city", "status", "error"],
+                                           write_statistics=False, column_encoding=dict.fromkeys(money, "DELTA_BINARY_PACKED"))
+        self.writer.write_table(piece)
+
+    def __enter__(self) -> "_ResultWriter":
+        return self
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        try:
+            for future in self.pending:
+                if kind is None:
+                    future.result()
+                else:
+                    future.cancel()
+        finally:
+            self.pool.shutdown(wait=True)
+            if self.writer is not None:
+                self.writer.close()
+            if kind is not None:
+                self.path.unlink(missing_ok=True)  # no half-written results
 
 
 def summary(results: pa.Table) -> dict[str, Any]:
@@ -353,19 +419,25 @@ def _ages(birth: np.ndarray, day: np.ndarray) -> np.ndarray:
 
 
 def _encode(table: pa.Table, columns: Sequence[str]) -> tuple[dict[str, np.ndarray], dict[str, list[Any]]]:
-    """Each column as small integer codes and the values they stand for; a null is the
-    last value, ``None``. A dictionary-encoded column gives its codes for free."""
+    """Each column as small integer codes (a writable int32 array: codes get simplified)
+    and the values they stand for; a null is the last value, ``None``. A dictionary-encoded
+    column gives its codes almost for free: each chunk's dictionary is mapped onto one for
+    the column, and its indices translated straight into the codes."""
     codes, values = {}, {}
     for name in columns:
         col = table.column(name)
         if not pa.types.is_dictionary(col.type):
-            col = pc.dictionary_encode(col.combine_chunks() if col.num_chunks else pa.array([], col.type))
-        else:
-            col = col.combine_chunks() if col.num_chunks else pa.array([], col.type)
-        dictionary = col.dictionary.to_pylist()
-        indices = col.indices if not col.null_count else pc.fill_null(col.indices, len(dictionary))
-        idx = np.array(indices.to_numpy(zero_copy_only=False), np.int32)  # a writable copy: codes get simplified
-        codes[name], values[name] = idx, dictionary + [None]
+            col = pa.chunked_array([pc.dictionary_encode(col.combine_chunks() if col.num_chunks else pa.array([], col.type))])
+        dictionary = pc.unique(pa.concat_arrays([c.dictionary for c in col.chunks])) if col.num_chunks else pa.array([], pa.string())
+        idx = np.empty(len(col), np.int32)
+        lo = 0
+        for chunk in col.chunks:
+            # this chunk's dictionary in the column's; a null is one past the end
+            mapping = np.append(pc.index_in(chunk.dictionary, value_set=dictionary).to_numpy(zero_copy_only=False), len(dictionary))
+            indices = pc.fill_null(chunk.indices, len(chunk.dictionary)) if chunk.null_count else chunk.indices
+            idx[lo:lo + len(chunk)] = mapping.astype(np.int32)[indices.to_numpy(zero_copy_only=False)]
+            lo += len(chunk)
+        codes[name], values[name] = idx, dictionary.to_pylist() + [None]
     return codes, values
 
 
@@ -377,40 +449,11 @@ def _recode(codes: np.ndarray, values: list[Any], rows: np.ndarray, simpler: Cal
     codes[rows] = mapping[codes[rows]]
 
 
-def _combine(parts: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+def _combine(parts: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """One code per distinct combination of ``parts`` (in first-seen order), and each code's first row."""
     if not len(parts[0]):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    group: list[np.ndarray] = []
-    radices: list[int] = []
-    radix = 1
-    for part, size in zip(parts, sizes):
-        size = max(int(size), 1)
-        if radix * size >= 2**62:  # fold what we have into dense codes first
-            dense = _dense(_fold(group, radices, len(parts[0])))[0].astype(np.int32)
-            group, radices, radix = [dense], [1], int(dense.max()) + 1
-        group.append(np.asarray(part, np.int32))
-        radices.append(radix)
-        radix *= size
-    return _dense(_fold(group, radices, len(parts[0])))
-
-
-def _fold(group: list[np.ndarray], radices: list[int], n: int) -> np.ndarray:
-    """The mixed-radix key of the parts, in one compiled pass."""
-    from yibao.batch.kernel import mixed_radix
-
-    out = np.empty(n, np.int64)
-    mixed_radix(tuple(group), np.array(radices, np.int64), out)
-    return out
-
-
-def _dense(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    encoded = pc.dictionary_encode(pa.array(key))
-    codes = encoded.indices.to_numpy().astype(np.int64)
-    first = np.full(len(encoded.dictionary), -1, np.int64)
-    # the first row of each code: scatter in reverse so the earliest row wins
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-    return codes, first
+    return kernel.distinct_rows(tuple(np.asarray(part, np.int32) for part in parts))
 
 
 def _members(value: str | None) -> tuple[str, ...]:
@@ -431,8 +474,7 @@ def _filed(persons: pa.Table, visit_codes: dict[str, np.ndarray], visit_values: 
     p = pidx[rows]
     is_chronic = np.asarray(visit_codes["kind"][rows]) == kinds.index("chronic") if "chronic" in kinds else np.zeros(len(rows), np.bool_)
     sets = np.where(is_chronic, codes["chronic_filings"][p], codes["special_filings"][p]).astype(np.int64)
-    key = (sets * len(diseases) + visit_codes["disease"][rows]) * 2 + is_chronic
-    dense, first = _dense(key)
+    dense, first = _combine([sets, visit_codes["disease"][rows], is_chronic])
     answers = np.zeros(len(first), np.bool_)
     for c, r in enumerate(first):
         listed = values["chronic_filings" if is_chronic[r] else "special_filings"][sets[r]] or ""
@@ -541,44 +583,45 @@ def _progress(total: int, show: bool) -> Callable[[int | None], None]:
 
 
 def _results(visits: pa.Table, persons: pa.Table, pidx: np.ndarray, days: np.ndarray, year: np.ndarray, split: list[np.ndarray],
-             out: np.ndarray, profile_of: np.ndarray, errors: list[str], refused_rows: dict[int, str]) -> pa.Table:
-    """The RESULTS table; its text columns dictionary-encoded (they repeat a few values)."""
+             out: np.ndarray, profile_of: np.ndarray, errors: list[str], refused_rows: dict[int, str]) -> Iterator[pa.Table]:
+    """The RESULTS table in slices of :data:`SLICE` rows; its text columns dictionary-encoded
+    (they repeat a few values), each with one dictionary for the whole table."""
     status = out[0]
-    ok = status == 0
-    money = {name: out[1 + k] for k, name in enumerate(kernel.OUTPUTS[1:])}
-    fulamt, overlmt, pre, inscp = (np.where(ok, a, 0) for a in split)
-    medfee = fulamt + overlmt + pre + inscp
-    fund = money["hifp_pay"] + money["hifob_pay"] + money["hifmi_pay"] + money["maf_pay"]
-    refused = np.flatnonzero(~ok)
-    messages: list[str] = []
+    refused = np.flatnonzero(status != 0)
     message_of = np.full(len(status), -1, np.int32)
-    if len(refused):
-        vid = visits.column("visit_id")
-        seen: dict[str, int] = {}
-        for r in refused:
-            text = refused_rows.get(int(r)) or errors[status[r] - 1].replace(plans.PLACEHOLDER, vid[int(r)].as_py()).replace(
-                plans.DATE_PLACEHOLDER, (_EPOCH + dt.timedelta(days=int(days[r]))).isoformat())
-            message_of[r] = seen.setdefault(text, len(seen))
-        messages = list(seen)
+    seen: dict[str, int] = {}
+    vid = visits.column("visit_id")
+    for r in refused:
+        text = refused_rows.get(int(r)) or errors[status[r] - 1].replace(plans.PLACEHOLDER, vid[int(r)].as_py()).replace(
+            plans.DATE_PLACEHOLDER, (_EPOCH + dt.timedelta(days=int(days[r]))).isoformat())
+        message_of[r] = seen.setdefault(text, len(seen))
+    messages = pa.array(list(seen), pa.string())
     city = persons.column("city")
     city = city if pa.types.is_dictionary(city.type) else pc.dictionary_encode(city)
     city = city.combine_chunks() if isinstance(city, pa.ChunkedArray) else city
-    zeros = np.zeros(len(status), np.int64)
-    columns = {
-        "visit_id": visits.column("visit_id"),
-        "person_id": visits.column("person_id"),
-        "city": pa.DictionaryArray.from_arrays(pa.array(pc.take(city.indices, pa.array(pidx)).to_numpy(zero_copy_only=False)), city.dictionary)
-        if len(pidx) else pa.array([], pa.string()),
-        "date": visits.column("date"),
-        "year": pa.array(year.astype(np.int16)),
-        "status": pa.DictionaryArray.from_arrays(pa.array((~ok).astype(np.int8)), pa.array(["settled", "refused"])),
-        "error": pa.DictionaryArray.from_arrays(pa.array(message_of, mask=message_of < 0), pa.array(messages, pa.string())),
-        "plan": pa.array(profile_of.astype(np.int32)),
-        "medfee_sumamt_fen": medfee, "fulamt_ownpay_amt_fen": fulamt, "overlmt_selfpay_fen": overlmt,
-        "preselfpay_amt_fen": pre, "inscp_scp_amt_fen": inscp, "act_pay_dedc_fen": money["act_pay_dedc"],
-        "hifp_pay_fen": money["hifp_pay"], "hifob_pay_fen": money["hifob_pay"], "hifmi_pay_fen": money["hifmi_pay"],
-        "maf_pay_fen": money["maf_pay"], "oth_pay_fen": zeros, "fund_pay_sumamt_fen": fund,
-        "acct_pay_fen": money["acct_pay"], "psn_cash_pay_fen": money["psn_cash_pay"],
-        "psn_part_amt_fen": money["acct_pay"] + money["psn_cash_pay"], "balc_fen": money["balc"],
-    }
-    return pa.table(columns)
+    city_of = city.indices.to_numpy(zero_copy_only=False)
+    statuses = pa.array(["settled", "refused"])
+    for lo in range(0, max(len(status), 1), SLICE):
+        rows = slice(lo, lo + SLICE)
+        ok = status[rows] == 0
+        money = {name: out[1 + k, rows] for k, name in enumerate(kernel.OUTPUTS[1:])}
+        fulamt, overlmt, pre, inscp = (np.where(ok, a[rows], 0) for a in split)
+        fund = money["hifp_pay"] + money["hifob_pay"] + money["hifmi_pay"] + money["maf_pay"]
+        errs = message_of[rows]
+        columns = {
+            "visit_id": vid.slice(lo, SLICE),
+            "person_id": visits.column("person_id").slice(lo, SLICE),
+            "city": pa.DictionaryArray.from_arrays(pa.array(city_of[pidx[rows]]), city.dictionary),
+            "date": visits.column("date").slice(lo, SLICE),
+            "year": pa.array(year[rows].astype(np.int16)),
+            "status": pa.DictionaryArray.from_arrays(pa.array((~ok).astype(np.int8)), statuses),
+            "error": pa.DictionaryArray.from_arrays(pa.array(errs, mask=errs < 0), messages),
+            "plan": pa.array(profile_of[rows].astype(np.int32)),
+            "medfee_sumamt_fen": fulamt + overlmt + pre + inscp, "fulamt_ownpay_amt_fen": fulamt, "overlmt_selfpay_fen": overlmt,
+            "preselfpay_amt_fen": pre, "inscp_scp_amt_fen": inscp, "act_pay_dedc_fen": money["act_pay_dedc"],
+            "hifp_pay_fen": money["hifp_pay"], "hifob_pay_fen": money["hifob_pay"], "hifmi_pay_fen": money["hifmi_pay"],
+            "maf_pay_fen": money["maf_pay"], "oth_pay_fen": np.zeros(len(ok), np.int64), "fund_pay_sumamt_fen": fund,
+            "acct_pay_fen": money["acct_pay"], "psn_cash_pay_fen": money["psn_cash_pay"],
+            "psn_part_amt_fen": money["acct_pay"] + money["psn_cash_pay"], "balc_fen": money["balc"],
+        }
+        yield pa.table(columns)

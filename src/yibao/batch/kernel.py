@@ -88,7 +88,7 @@ def _axis(start, length, segs, nseg, threshold, limit):
     return exact, length - payable, 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def settle_sorted(person, day, year, plan_of, fulamt, overlmt, pre, inscp,  # per visit, sorted by (person, day)
                   acct_current0, acct_history0, ci_bonus,  # per person
                   PLAN, LINE, SEG, CAP, LAYER, LSEG, ASSIST, BURDEN, daily,  # plans and counters
@@ -389,11 +389,55 @@ def repeated_hashes(hashes):
     return repeated
 
 
-@njit(cache=True)
-def mixed_radix(parts, radices, out):
-    """``out[i] = Σ parts[k][i] × radices[k]``: one pass over every part."""
-    for i in range(out.shape[0]):
-        key = 0
-        for k in range(len(parts)):
-            key += parts[k][i] * radices[k]
-        out[i] = key
+@njit(cache=True, inline="always")
+def _row_hash(parts, i):
+    h = np.uint64(14695981039346656037)
+    for part in parts:
+        h = (h ^ np.uint64(part[i])) * np.uint64(1099511628211)
+    return h ^ (h >> np.uint64(29))
+
+
+@njit(cache=True, inline="always")
+def _same_row(parts, i, j):
+    for part in parts:
+        if part[i] != part[j]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def distinct_rows(parts):
+    """One code per distinct row of ``parts`` (equal-length int32 arrays read side by side),
+    numbered in first-seen order, and each code's first row. Any number of parts, of any
+    range: rows are hashed into an open-addressing table and compared part by part."""
+    n = parts[0].shape[0]
+    codes = np.empty(n, np.int64)
+    first = np.empty(n, np.int64)
+    size = 1024
+    slots = np.full(size, -1, np.int64)
+    count = 0
+    for i in range(n):
+        mask = np.uint64(size - 1)
+        j = np.int64(_row_hash(parts, i) & mask)
+        while True:
+            c = slots[j]
+            if c == -1:
+                c = count
+                first[c] = i
+                slots[j] = c
+                count += 1
+                break
+            if _same_row(parts, first[c], i):
+                break
+            j = np.int64((np.uint64(j) + np.uint64(1)) & mask)
+        codes[i] = c
+        if 2 * count > size:  # keep the table at most half full: grow and place every code again
+            size *= 4
+            slots = np.full(size, -1, np.int64)
+            mask = np.uint64(size - 1)
+            for k in range(count):
+                j = np.int64(_row_hash(parts, first[k]) & mask)
+                while slots[j] != -1:
+                    j = np.int64((np.uint64(j) + np.uint64(1)) & mask)
+                slots[j] = k
+    return codes, first[:count].copy()

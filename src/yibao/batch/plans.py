@@ -408,11 +408,18 @@ def _empty_plan() -> dict[str, np.ndarray]:
     }
 
 
-def pack(rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Stack plan rows into the kernel's arrays (one leading axis: the plan)."""
+def pack(rows: list[dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Stack the distinct plan rows into the kernel's arrays (one leading axis: the plan),
+    and give each row's index among them. Many profiles compile to the same figures (a
+    fact that changes no rule still makes its own profile): keeping one copy of each keeps
+    the arrays the kernel reads at every visit small enough for the processor's cache."""
     if not rows:
         rows = [_empty_plan()]
-    return {key: np.ascontiguousarray(np.stack([r[key] for r in rows])) for key in rows[0]}
+    seen: dict[bytes, int] = {}
+    index = np.array([seen.setdefault(b"".join(r[key].tobytes() for key in r), len(seen)) for r in rows], np.int64)
+    firsts = np.unique(index, return_index=True)[1]
+    distinct = [rows[k] for k in firsts]
+    return {key: np.ascontiguousarray(np.stack([r[key] for r in distinct])) for key in rows[0]}, index
 
 
 # ---------------------------------------------------------------------- helpers

@@ -320,7 +320,8 @@ def _settle_chunk(table: pa.Table, overlays: tuple[str, tuple[tuple[str, str], .
     visits = table.select(list(VISIT_COLUMNS))
     lines = _unnest(table) if LINES in table.column_names else None
     cities = sorted(set(persons.column("city").to_pylist()) - {None})
-    results = engine.settle(persons, visits, lines, policies=_policies(overlays, cities)).results
+    # one thread: Spark already runs one task a core
+    results = engine.settle(persons, visits, lines, policies=_policies(overlays, cities), threads=1).results
     results = _no_plans(results).append_column(ROW, table.column(ROW))
     results = pa.Table.from_arrays([results.column(f.name).cast(f.type) for f in OUT_SCHEMA], schema=OUT_SCHEMA)
     yield from results.to_batches()

@@ -143,9 +143,7 @@ def validate(table: pa.Table, columns: tuple[Column, ...], what: str, id_column:
         col = table.column(c.name)
         encoded = pa.types.is_dictionary(col.type) and c.type == pa.string() and pa.types.is_string(col.type.value_type)
         try:
-            if encoded and (c.allowed is not None or c.members is not None):  # one dictionary to check
-                col = col.unify_dictionaries()
-            elif col.type != c.type:
+            if not encoded and col.type != c.type:
                 col = col.cast(c.type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise TableError(f"{what}.{c.name}: expected {c.type}, found {table.column(c.name).type} ({exc})") from None
@@ -179,8 +177,9 @@ def validate(table: pa.Table, columns: tuple[Column, ...], what: str, id_column:
 def _distinct(col: pa.ChunkedArray, encoded: bool) -> list:
     import pyarrow.compute as pc
 
-    if encoded:  # unified: every chunk shares the dictionary
-        return col.chunk(0).dictionary.to_pylist() if col.num_chunks else []
+    if encoded:  # the values are those of the chunks' dictionaries (and null, if any)
+        found = pc.unique(pa.concat_arrays([c.dictionary for c in col.chunks])).to_pylist() if col.num_chunks else []
+        return found + ([None] if col.null_count else [])
     return pc.unique(col).to_pylist()
 
 
