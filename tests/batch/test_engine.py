@@ -265,3 +265,14 @@ def test_profiles_of_many_facts_are_told_apart():
         assert combos[row] == combos[int(np.flatnonzero(codes == code)[0])]
     assert all(codes[i] == codes[j] for i in range(50) for j in range(50) if combos[i] == combos[j])
     assert list(first) == sorted(first)  # first-seen order
+
+
+def test_a_batch_process_keeps_the_memory_it_frees():
+    """The allocators' settings for a batch process (its own process here: they are global)."""
+    import subprocess
+    import sys
+
+    code = ("from yibao.batch.memory import keep_freed_memory; import pyarrow as pa; "
+            "print(keep_freed_memory(), keep_freed_memory(), pa.default_memory_pool().backend_name)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "True", "system"]

@@ -97,8 +97,8 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
 
     days = _days(visits.column("date"))
     city_dict = {c: k for k, c in enumerate(city_names)}
-    person_city = np.array([city_dict.get(v, -1) for v in person_city_values["city"]], np.int64)[person_city_codes["city"]]
-    city = person_city[pidx] if n else np.zeros(0, np.int64)
+    person_city = np.array([city_dict.get(v, -1) for v in person_city_values["city"]], np.int32)[person_city_codes["city"]]
+    city = person_city[pidx] if n else np.zeros(0, np.int32)
 
     # policy epochs and age bands, per city
     epoch = np.zeros(n, np.int32)
@@ -201,7 +201,7 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
     # sort by (person, day); visits of one person keep their table order on one day
     order = None if _sorted(pidx, days) else np.lexsort((days, pidx))
     arrange = (lambda a: a) if order is None else (lambda a: a[order])
-    s_pidx, s_days, s_plan = arrange(pidx), arrange(days), arrange(distinct[profile_of])
+    s_pidx, s_days, s_plan = arrange(pidx), arrange(days), arrange(distinct.astype(np.int32)[profile_of])
     s_year = _year(s_days)
     year = s_year if order is None else _year(days)
     s_split = [arrange(a) for a in split]
@@ -366,7 +366,7 @@ def _person_index(visits: pa.Table, persons: pa.Table) -> np.ndarray:
         found = pc.index_in(visits.column("person_id"), value_set=known)
     if found.null_count:
         raise TableError(f"visits.person_id: not in the persons table in {tables._rows(pc.is_null(found), visits.column('visit_id'))}")
-    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int32)
 
 
 def _residents_with_accounts(persons: pa.Table, pidx: np.ndarray) -> dict[int, str]:
@@ -381,11 +381,11 @@ def _residents_with_accounts(persons: pa.Table, pidx: np.ndarray) -> dict[int, s
 
 
 def _days(column: pa.ChunkedArray, nulls: bool = False) -> np.ndarray:
-    """Days since 1970-01-01 (``int32.min`` for a null where ``nulls`` is allowed)."""
+    """Days since 1970-01-01 as int32 (``int32.min`` for a null where ``nulls`` is allowed)."""
     ints = pc.cast(column.combine_chunks(), pa.int32())
     if nulls:
         ints = pc.fill_null(ints, np.iinfo(np.int32).min)
-    return ints.to_numpy(zero_copy_only=False).astype(np.int64)
+    return ints.to_numpy(zero_copy_only=False)
 
 
 def _ints(column: pa.ChunkedArray) -> np.ndarray:
@@ -397,12 +397,12 @@ def _ints(column: pa.ChunkedArray) -> np.ndarray:
 def _calendar(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(year, month×100 + day) of days since 1970, by a table over the days' span."""
     if not len(days):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.zeros(0, np.int32), np.zeros(0, np.int32)
     lo, hi = int(days.min()), int(days.max())
     span = np.arange(lo, hi + 1).astype("datetime64[D]")
     years, months = span.astype("datetime64[Y]"), span.astype("datetime64[M]")
-    year = years.astype(np.int64) + 1970
-    md = (months - years).astype(np.int64) * 100 + 100 + (span - months).astype(np.int64) + 1
+    year = (years.astype(np.int64) + 1970).astype(np.int32)
+    md = ((months - years).astype(np.int64) * 100 + 100 + (span - months).astype(np.int64) + 1).astype(np.int32)
     return year[days - lo], md[days - lo]
 
 

@@ -57,6 +57,9 @@ def run_settle(args: argparse.Namespace) -> int:
         _print_summary(summary, f"{args.out}/ (Parquet part files)", time.perf_counter() - started, None)
         return 0
     if args.engine == "compiled":
+        from yibao.batch.memory import keep_freed_memory
+
+        keep_freed_memory()
         settled = engine.settle_files(args.visits, args.out, persons_path=args.persons, lines_path=args.lines,
                                       overlays=args.overlay, progress=not args.quiet)
         results = settled.results

@@ -105,10 +105,12 @@ def load_claims(city: str, claims: Path, persons: Path) -> tuple[Any, Any, dict[
 def run_simulate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from yibao.batch.memory import keep_freed_memory
     from yibao.batch.report_html import write_report
     from yibao.batch.simulate import SimulationError, accepts_progress, compare, describe_reform, settle_run
     from yibao.batch.tables import TableError
 
+    keep_freed_memory()
     err = Console(stderr=True, highlight=False)
     claims = Path(args.claims)
     persons_path = Path(args.persons) if args.persons else claims.with_name("persons.parquet")
