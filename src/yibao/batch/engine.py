@@ -87,9 +87,14 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
         clock["_last"] = now
 
     persons = tables.validate(persons, tables.PERSONS, "persons", "person_id")
-    visits = tables.validate(visits, tables.VISITS, "visits", "visit_id")
+    visits = tables.validate(visits, tables.VISITS, "visits", "visit_id", unique=False)
     n = visits.num_rows
-    pidx = _person_index(visits, persons)
+    with ThreadPoolExecutor(1) as pool:  # the visit ids checked on a second core while the persons are looked up
+        unique = pool.submit(tables.check_unique, visits, "visits", "visit_id")
+        try:
+            pidx = _person_index(visits, persons)
+        finally:
+            unique.result()  # a repeated visit id is the error to tell first
     person_city_codes, person_city_values = _encode(persons, ("city",))
     city_names = sorted(v for v in person_city_values["city"] if v is not None)
     policies = dict(policies) if policies is not None else policies_for(city_names, overlays)

@@ -326,7 +326,7 @@ def settle_sorted(person, day, year, plan_of, fulamt, overlmt, pre, inscp,  # pe
         o_balc[i] = cur + hist
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def string_hashes(offsets, data):
     """FNV-1a hash of each string of an Arrow string array (its offsets and data buffers)."""
     n = offsets.shape[0] - 1
@@ -339,7 +339,7 @@ def string_hashes(offsets, data):
     return hashes
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def repeated_hashes(hashes):
     """Which entries share their hash with another: the hashes are partitioned by their top
     bits into cache-sized buckets, each checked with a small open-addressing table."""

@@ -125,9 +125,12 @@ def _rows(mask, ids: pa.Array | pa.ChunkedArray | None, limit: int = 5) -> str:
     return shown + more
 
 
-def validate(table: pa.Table, columns: tuple[Column, ...], what: str, id_column: str | None = None) -> pa.Table:
+def validate(table: pa.Table, columns: tuple[Column, ...], what: str, id_column: str | None = None, *,
+             unique: bool = True) -> pa.Table:
     """Check names, types, required values and vocabularies; return the table with its
-    columns in the documented order and types. Raises :class:`TableError`.
+    columns in the documented order and types. Raises :class:`TableError`. Bad rows are
+    named by ``id_column``, which must be unique (unless ``unique`` is false: the caller
+    checks it with :func:`check_unique`).
 
     A string column may come dictionary-encoded (as Parquet readers give it with
     ``read_dictionary``); it is kept so, and its vocabulary is checked on the dictionary."""
@@ -167,11 +170,17 @@ def validate(table: pa.Table, columns: tuple[Column, ...], what: str, id_column:
         out.append(col)
         fields.append(pa.field(c.name, col.type, nullable=not c.required))
     result = pa.Table.from_arrays(out, schema=pa.schema(fields))
-    if id_column:
-        duplicate = first_duplicate(result.column(id_column))
-        if duplicate is not None:
-            raise TableError(f"{what}.{id_column}: {duplicate!r} appears more than once")
+    if id_column and unique:
+        check_unique(result, what, id_column)
     return result
+
+
+def check_unique(table: pa.Table, what: str, id_column: str) -> None:
+    """Raise :class:`TableError` naming an identifier that appears twice. (It runs in a
+    compiled pass that releases the interpreter's lock: a caller may run it on a thread.)"""
+    duplicate = first_duplicate(table.column(id_column))
+    if duplicate is not None:
+        raise TableError(f"{what}.{id_column}: {duplicate!r} appears more than once")
 
 
 def _distinct(col: pa.ChunkedArray, encoded: bool) -> list:
