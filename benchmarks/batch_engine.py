@@ -43,7 +43,7 @@ settled = engine.settle_files(visits, out)
 total = time.perf_counter() - t
 import_time = t - t0
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"claims": settled.results.num_rows, "seconds": total, "timings": settled.timings,
+print(json.dumps({"claims": settled.totals["visits"], "seconds": total, "timings": settled.timings,
                   "plans": len(settled.plans), "peak_mib": peak_kib / 1024, "import": import_time}))
 """
 

@@ -43,12 +43,18 @@ _EPOCH = dt.date(1970, 1, 1)
 
 @dataclass
 class Settled:
-    """A batch's results (``tables.RESULTS``, in the visits' order) and its plans."""
+    """A batch's results (``tables.RESULTS``, in the visits' order; ``None`` when they went
+    to a sink), their totals (:func:`tally`) and its plans."""
 
-    results: pa.Table
+    results: pa.Table | None
+    totals: dict[str, int] = field(default_factory=dict)
     plans: list[dict[str, Any]] = field(default_factory=list)
     counters: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return _summary_of(self.totals)
 
 
 # ---------------------------------------------------------------------- policies
@@ -76,7 +82,8 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
            sink: Callable[[pa.Table], None] | None = None) -> Settled:
     """Settle ``visits`` of ``persons`` with their plans and timings; the kernel runs on
     ``threads`` threads (default: one a processor). ``sink``, if given, receives the
-    results in slices of rows, in order, as they are assembled (a writer can start early)."""
+    results in slices of rows, in order, as they are assembled (a writer can start early),
+    and they are not kept: memory stays at a slice's."""
     import time
 
     clock = {"start": time.perf_counter()}
@@ -201,6 +208,8 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
         profile_of = profile_of.copy()
         profile_of[list(refused_rows)] = len(rows) - 1
     packed, distinct = plans.pack(rows)
+    # the facts' codes are done with: their memory serves the kernel's outputs next
+    del person_codes, visit_codes, person_key, parts, sex, use_account, filed, epoch, band, city
     lap("compile")
 
     # sort by (person, day); visits of one person keep their table order on one day
@@ -242,16 +251,19 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
         result = np.empty_like(out)
         result[:, order] = out
         out = result
-    pieces = []
+    pieces, totals = [], dict.fromkeys(TOTALS, 0)
     for piece in _results(visits, persons, pidx, days, year, split, out, profile_of, errors, refused_rows):
+        for name, value in tally(piece).items():
+            totals[name] += value
         if sink is not None:
             sink(piece)
-        pieces.append(piece)
-    results = pa.concat_tables(pieces)
+        else:
+            pieces.append(piece)
+    results = pa.concat_tables(pieces) if sink is None else None
     lap("results")
     clock.pop("_last", None)
     clock.pop("start", None)
-    return Settled(results, described, list(counters.names), clock)
+    return Settled(results, totals, described, list(counters.names), clock)
 
 
 def settle_files(visits_path: str | Path, out_path: str | Path, *, persons_path: str | Path | None = None,
@@ -325,15 +337,29 @@ class _ResultWriter:
                 self.path.unlink(missing_ok=True)  # no half-written results
 
 
+#: The funds the summary totals.
+FUNDS = ("medfee_sumamt", "hifp_pay", "hifob_pay", "hifmi_pay", "maf_pay", "acct_pay", "psn_cash_pay")
+TOTALS = ("visits", "settled") + FUNDS
+
+
+def tally(results: pa.Table) -> dict[str, int]:
+    """The counts and each fund's total in fen: :data:`TOTALS` (slices' tallies add up)."""
+    out = {"visits": results.num_rows, "settled": pc.sum(pc.equal(results.column("status"), "settled")).as_py() or 0}
+    for name in FUNDS:
+        out[name] = pc.sum(results.column(f"{name}_fen")).as_py() or 0
+    return out
+
+
 def summary(results: pa.Table) -> dict[str, Any]:
     """Totals by fund in yuan (exact), and the counts."""
+    return _summary_of(tally(results))
 
-    settled = pc.equal(results.column("status"), "settled")
-    out: dict[str, Any] = {"visits": results.num_rows, "settled": pc.sum(settled).as_py() or 0}
-    out["refused"] = out["visits"] - out["settled"]
-    for name in ("medfee_sumamt", "hifp_pay", "hifob_pay", "hifmi_pay", "maf_pay", "acct_pay", "psn_cash_pay"):
-        fen = pc.sum(results.column(f"{name}_fen")).as_py() or 0
-        out[name] = fmt(Decimal(fen) / 100)
+
+def _summary_of(totals: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {"visits": totals["visits"], "settled": totals["settled"],
+                           "refused": totals["visits"] - totals["settled"]}
+    for name in FUNDS:
+        out[name] = fmt(Decimal(totals[name]) / 100)
     return out
 
 

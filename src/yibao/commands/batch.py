@@ -62,10 +62,10 @@ def run_settle(args: argparse.Namespace) -> int:
         keep_freed_memory()
         settled = engine.settle_files(args.visits, args.out, persons_path=args.persons, lines_path=args.lines,
                                       overlays=args.overlay, progress=not args.quiet)
-        results = settled.results
+        summary = settled.summary
     else:
-        results = _reference(args)
-    _print_summary(engine.summary(results), args.out, time.perf_counter() - started, results)
+        summary = engine.summary(_reference(args))
+    _print_summary(summary, args.out, time.perf_counter() - started, Path(args.out))
     return 0
 
 
@@ -85,7 +85,7 @@ def _reference(args: argparse.Namespace):
     return results
 
 
-def _print_summary(summary: dict, out: str, elapsed: float, results) -> None:
+def _print_summary(summary: dict, out: str, elapsed: float, results: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -100,11 +100,11 @@ def _print_summary(summary: dict, out: str, elapsed: float, results) -> None:
     for key, label in labels.items():
         table.add_row(label, _grouped(summary[key]))
     console.print(table)
-    if summary["refused"] and results is not None:
-        import pyarrow.compute as pc
+    if summary["refused"] and results is not None:  # the first few reasons, read back from the results file
+        import pyarrow.parquet as pq
 
-        first = pc.filter(results, pc.equal(results.column("status"), "refused")).slice(0, 3)
-        for row in first.to_pylist():
+        refused = pq.read_table(results, columns=["visit_id", "error"], filters=[("status", "=", "refused")])
+        for row in refused.slice(0, 3).to_pylist():
             print(f"refused {row['visit_id']}: {row['error']}", file=sys.stderr)
 
 
