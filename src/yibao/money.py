@@ -6,6 +6,7 @@ points (``85`` means 85 %); :func:`percent` turns them into exact fractions.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 ZERO = Decimal("0")
@@ -28,11 +29,17 @@ def fmt(amount: Decimal) -> str:
     return str(round_fen(amount) + ZERO)  # + ZERO turns -0.00 into 0.00
 
 
+#: what every check below accepts as written: digits (at most 15 before the point), at most two decimals
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,2})?")
+
+
 def parse_amount(raw: object) -> Decimal:
     """Parse a contract amount (JSON string or number, at most two decimals, not negative).
 
     Raises ``ValueError`` with a reader-facing reason.
     """
+    if type(raw) is str and _PLAIN_AMOUNT.fullmatch(raw):  # the common case, decided at once
+        return Decimal(raw).quantize(FEN)
     if isinstance(raw, bool) or raw is None:
         raise ValueError(f"{raw!r} is not an amount")
     if isinstance(raw, float):  # never reached when JSON is parsed with parse_float=Decimal

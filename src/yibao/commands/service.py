@@ -155,11 +155,13 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.demo:
         print("try it: scripts/demo_session.sh plays 9001 → 1101 → 2201 → 2203 → 2204 → 2206 → 2207 with curl "
               "(README.md § Settlement service)")
+    # the fastest event loop and HTTP parser (both dependencies), not uvicorn's fallbacks
+    options = dict(host=args.host, port=args.port, log_level=args.log_level, access_log=False, loop="uvloop",
+                   http="httptools")
     if args.workers == 1:
-        uvicorn.run("yibao.service.asgi:app", host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+        uvicorn.run("yibao.service.asgi:app", **options)
         return 0
-    _serve_workers(uvicorn.Config("yibao.service.asgi:app", host=args.host, port=args.port, workers=args.workers,
-                                  log_level=args.log_level, access_log=False))
+    _serve_workers(uvicorn.Config("yibao.service.asgi:app", workers=args.workers, **options))
     return 0
 
 

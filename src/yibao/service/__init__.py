@@ -4,7 +4,8 @@ Layout::
 
     service/
       config.py       settings (database URL, clock skew, …) from the environment
-      db/             SQLAlchemy models, exact money types, sessions, migrations runner
+      db/             SQLAlchemy models, exact money types, sessions, migrations runner;
+                      the settlement path's SQL (hot.py), run at the driver (driver.py)
       migrations/     Alembic environment and versions
       codes/          national code tables ↔ the engine's vocabulary (data, one place)
       catalogue.py    the drug/service catalogue: CSV loading, dated lookup, per-line split

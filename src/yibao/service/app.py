@@ -2,11 +2,19 @@
 
 ``create_app(settings)`` builds everything from settings, so tests, ``yibao serve`` and the
 benchmark all run the same application on whichever database the URL names.
+
+The gateway's one endpoint carries nearly all the traffic, so :class:`GatewayFirst` answers
+it straight from ASGI, ahead of the framework's middleware, routing and request objects;
+FastAPI keeps the route, which documents it in ``/docs`` and answers the same way. A call
+runs in the service's thread pool (as many threads as database connections per process):
+the gateway is synchronous code that waits on the database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
@@ -34,6 +42,36 @@ class Service:
         self.caches = Caches()
         self.policies = Policies(settings.overlays)
         self.gateway = Gateway(self.db, self.codes, settings, self.caches, self.policies)
+        self.threads = ThreadPoolExecutor(settings.pool_size, thread_name_prefix="gateway")
+
+    async def answer(self, body: bytes, headers: dict[str, str]) -> JSONResponse:
+        """The gateway's answer to one call (``headers`` with lower-case names)."""
+        answer = await asyncio.get_running_loop().run_in_executor(self.threads, self.gateway.call, body, headers)
+        return JSONResponse(answer.body, status_code=answer.status)
+
+    def close(self) -> None:
+        self.threads.shutdown()
+        self.db.dispose()
+
+
+class GatewayFirst:
+    """ASGI middleware: ``POST`` to the gateway's path is answered here; everything else goes on."""
+
+    def __init__(self, app: Any, service: Service):
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != GATEWAY_PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        response = await self.service.answer(body, headers)
+        await response(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        service.db.dispose()
+        service.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -66,12 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post(GATEWAY_PATH, tags=["national interface"], summary="The national platform's single endpoint (infno selects the transaction)")
     async def call_service(request: Request) -> Response:
-        body = await request.body()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        from starlette.concurrency import run_in_threadpool
-
-        answer = await run_in_threadpool(service.gateway.call, body, headers)
-        return JSONResponse(answer.body, status_code=answer.status)
+        return await service.answer(await request.body(), {k.lower(): v for k, v in request.headers.items()})
 
     try:
         from yibao.service.api import mount
@@ -80,4 +113,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     else:
         mount(app, service)
 
+    app.add_middleware(GatewayFirst, service=service)  # added last: the outermost of the middleware
     return app

@@ -14,20 +14,16 @@ import logging
 import re
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from yibao.service.auth import Caller
-from yibao.service.db import models as m
+from yibao.service.db.hot import INSERT_AUDIT
 from yibao.service.people import mask_certno, mask_name
 
 SENSITIVE = {"certno": mask_certno, "mdtrt_cert_no": mask_certno, "psn_cert_no": mask_certno, "name": mask_name,
              "psn_name": mask_name, "coner_name": mask_name}
 # 18-character resident ID numbers (and 15-digit old ones) anywhere in a log line.
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8}|\d{6})(\d{2}[0-9Xx]?)(?![0-9A-Za-z])")
-
-
-_INSERT_AUDIT = insert(m.AuditRecord.__table__)
 
 
 def masked(detail: Any) -> Any:
@@ -43,11 +39,19 @@ def mask_text(text: str) -> str:
     return _ID_NUMBER.sub(lambda mt: mt.group(1)[:3] + "*" * (len(mt.group(0)) - 5) + mt.group(0)[-2:], text)
 
 
+def audit_row(caller: Caller, request_id: str, action: str, entity: str, entity_id: str,
+              detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The audit row of a state change (``hot.INSERT_AUDIT`` values), its detail masked."""
+    return {"request_id": request_id, "actor": caller.paasid, "role": caller.role, "action": action, "entity": entity,
+            "entity_id": entity_id, "detail": masked(detail or {}), "at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)}
+
+
 def audit(session: Session, caller: Caller, request_id: str, action: str, entity: str, entity_id: str,
           detail: dict[str, Any] | None = None) -> None:
-    session.connection().execute(_INSERT_AUDIT, {
-        "request_id": request_id, "actor": caller.paasid, "role": caller.role, "action": action, "entity": entity,
-        "entity_id": entity_id, "detail": masked(detail or {}), "at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)})
+    """Write the audit row of a state change in the session's transaction."""
+    connection = session.connection()
+    connection.execute(INSERT_AUDIT.statement(connection.dialect),
+                       audit_row(caller, request_id, action, entity, entity_id, detail))
 
 
 class MaskingFilter(logging.Filter):

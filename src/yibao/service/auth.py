@@ -27,11 +27,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yibao.service.db import models as m
+from yibao.service.db.driver import Statements
+from yibao.service.db.hot import INSERT_NONCE
 
 if TYPE_CHECKING:
     from yibao.service.cache import TtlCache
@@ -131,25 +133,26 @@ def _signed(session: Session, headers: dict[str, str], paasid: str, skew: int, n
     return Caller(cred.paasid, cred.role, cred.institution_code, nonce=nonce)
 
 
-_INSERT_NONCE = insert(m.Nonce.__table__)
-
-
-def record_nonce(session: Session, caller: Caller) -> None:
-    """Remember a signed request's nonce in the caller's transaction (a replay fails on the key)."""
+def record_nonce(statements: Statements, caller: Caller) -> None:
+    """Remember a signed request's nonce in the caller's transaction (a replay fails on the key):
+    queued, so that it reaches the database with the transaction's first statements."""
     if caller.nonce is not None:
-        session.connection().execute(_INSERT_NONCE, {"paasid": caller.paasid, "nonce": caller.nonce,
+        statements.queue(INSERT_NONCE, {"paasid": caller.paasid, "nonce": caller.nonce,
                                         "seen_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)})
 
 
-def record_nonce_alone(db, caller: Caller) -> None:  # noqa: ANN001 - a Database
-    """Remember a nonce in its own transaction (after a request that failed)."""
+def spend_nonce(db, caller: Caller) -> bool:  # noqa: ANN001 - a Database
+    """Remember a signed request's nonce in a transaction of its own; False if it was spent before."""
     if caller.nonce is None:
-        return
+        return True
     try:
         with db.transaction() as session:
-            record_nonce(session, caller)
-    except IntegrityError:
-        pass  # a concurrent use of the same nonce recorded it first
+            statements = Statements(session)
+            record_nonce(statements, caller)
+            statements.send()
+    except IntegrityError:  # the nonce's primary key
+        return False
+    return True
 
 
 def new_credential(session: Session, paasid: str, role: str, institution_code: str | None, secret: str | None = None) -> str:

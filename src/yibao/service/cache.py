@@ -5,7 +5,10 @@
 * sign-ins — a ``sign_no`` once seen valid stays valid (sign-ins are never withdrawn);
 * parsed histories — keyed by the person's ``history_version``, which every change to the
   history bumps (:func:`yibao.service.db.models._bump_history_version`), so a stale entry
-  is never used.
+  is never used;
+* coverages — keyed by the same version and the day: coverage is a function of the history,
+  the day and the city's policy, which is fixed for the process (a 1101 at registration and
+  the 2207 of the same day ask the same question).
 """
 
 from __future__ import annotations
@@ -50,3 +53,4 @@ class Caches:
         self.institutions: TtlCache = TtlCache(ttl, 10_000)
         self.sign_ins: TtlCache = TtlCache(0, 10_000)
         self.histories: TtlCache = TtlCache(0, 20_000)
+        self.coverages: TtlCache = TtlCache(0, 20_000)

@@ -15,17 +15,15 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Iterable
+from typing import Any, Iterable
 
-from sqlalchemy import bindparam, case, delete, extract, func, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from yibao.engine.state import Totals
 from yibao.money import ZERO
+from yibao.service.db import hot
 from yibao.service.db import models as m
-from yibao.service.db.types import Money
 
 
 @dataclass(frozen=True)
@@ -38,49 +36,45 @@ class Balances:
         return self.current + self.history
 
 
-_e = m.AccountEntry
-_THIS_YEAR = extract("year", _e.entry_date) == bindparam("year")
-_BALANCES = select(
-    func.sum(case((_THIS_YEAR, _e.current_amount), else_=0), type_=Money()),
-    func.sum(case((_THIS_YEAR, 0), else_=_e.current_amount), type_=Money()),
-    func.sum(_e.history_amount, type_=Money()),
-).where(_e.psn_no == bindparam("psn_no"))
-_YEAR_TOTALS = select(m.RunningTotal.counter, m.RunningTotal.amount).where(
-    m.RunningTotal.psn_no == bindparam("psn_no"), m.RunningTotal.year == bindparam("year"))
-_t = m.RunningTotal.__table__
-
-
-def _upsert(insert_of):  # noqa: ANN001, ANN202 - the dialect's insert
-    statement = insert_of(_t)
-    return statement.on_conflict_do_update(
-        index_elements=[_t.c.psn_no, _t.c.year, _t.c.counter], set_={"amount": _t.c.amount + statement.excluded.amount})
-
-
-_ADD_TOTALS = {"postgresql": _upsert(postgresql_insert), "sqlite": _upsert(sqlite_insert)}
-
-
 def balances(session: Session, psn_no: str, year: int) -> Balances:
-    row = session.connection().execute(_BALANCES, {"psn_no": psn_no, "year": year}).one()
-    current, earlier_current, history = (x or ZERO for x in row)
-    return Balances(current, earlier_current + history)
+    connection = session.connection()
+    return balances_of(connection.execute(hot.ACCOUNT_YEARS.statement(connection.dialect), {"psn_no": psn_no}), year)
 
 
-def year_totals(session: Session, psn_no: str, year: int) -> Totals:
-    rows = session.connection().execute(_YEAR_TOTALS, {"psn_no": psn_no, "year": year})
-    return Totals((counter, amount) for counter, amount in rows)
+def balances_of(account_years: Iterable[Any], year: int) -> Balances:
+    """The balances seen from ``year``, from the account's sums per year (``hot.ACCOUNT_YEARS``
+    rows): that year's 当年 part is 当年; every other 当年 part and every 历年 part is 历年."""
+    current = earlier_current = history = ZERO
+    for row in account_years:
+        if row.year == year:
+            current += row.current
+        else:
+            earlier_current += row.current
+        history += row.history
+    # a part that sums to nothing is ZERO, not 0.00, whichever rows it came from
+    return Balances(current or ZERO, (earlier_current or ZERO) + (history or ZERO))
+
+
+def totals_of(totals: Iterable[Any], year: int) -> Totals:
+    """The running totals of ``year``, from the person's totals of every year (``hot.TOTALS`` rows)."""
+    return Totals((row.counter, row.amount) for row in totals if row.year == year)
+
+
+def total_rows(psn_no: str, year: int, postings: Iterable[tuple[str, Decimal]]) -> list[dict[str, Any]]:
+    """The ``hot.ADD_TOTALS`` rows that add postings to the running totals: one per counter."""
+    sums: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for counter, amount in postings:
+        sums[counter] += amount
+    return [{"psn_no": psn_no, "year": year, "counter": c, "amount": a} for c, a in sums.items()]
 
 
 def add_to_totals(session: Session, psn_no: str, year: int, postings: Iterable[tuple[str, Decimal]]) -> None:
     """Add postings to the cached running totals in one statement (insert, or add on conflict).
     The person's row is locked by the caller, so no other writer touches these rows."""
-    sums: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for counter, amount in postings:
-        sums[counter] += amount
-    if not sums:
-        return
-    rows = [{"psn_no": psn_no, "year": year, "counter": c, "amount": a} for c, a in sums.items()]
-    connection = session.connection()
-    connection.execute(_ADD_TOTALS[connection.dialect.name], rows)
+    rows = total_rows(psn_no, year, postings)
+    if rows:
+        connection = session.connection()
+        connection.execute(hot.ADD_TOTALS.statement(connection.dialect), rows)
 
 
 def derived_totals(session: Session, psn_no: str | None = None) -> dict[tuple[str, int, str], Decimal]:
@@ -130,5 +124,5 @@ def rebuild_totals(session: Session) -> RebuildReport:
     return report
 
 
-__all__ = ["Balances", "balances", "year_totals", "add_to_totals", "derived_totals", "stored_totals",
+__all__ = ["Balances", "balances", "balances_of", "totals_of", "total_rows", "add_to_totals", "derived_totals", "stored_totals",
            "compare_totals", "rebuild_totals", "RebuildReport"]

@@ -21,22 +21,24 @@ it (overlapping enrolments, unknown employers, …), before any row is written.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Optional
 
 from pydantic import Field, model_validator
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from yibao import vocabulary as V
 from yibao.case import Assistance, Category, City, Date, Filings, Flag, Money, Scheme, _Strict, validate
 from yibao.case import Person as CasePerson
+from yibao.lifecycle.coverage import Coverage, coverage_on
 from yibao.lifecycle.history import CreditedYears, Contribution, Employer, Enrolment, Event, History, Relative, parse_history
 from yibao.money import ZERO
+from yibao.service.db import hot
 from yibao.service.db import models as m
 
 if TYPE_CHECKING:
-    from yibao.lifecycle.coverage import Coverage
+    from yibao.policy.loader import CityPolicy
     from yibao.service.cache import TtlCache
 
 HISTORY_PARTS = ("employers", "relatives", "contributions", "credited_years")
@@ -134,17 +136,16 @@ def event_row(psn_no: str, ev: Event) -> m.Event:
     return m.Event(psn_no=psn_no, date=ev.date, type=ev.type, detail=detail)
 
 
-# Plain rows (not ORM objects): the history is rebuilt from their values alone.
-_e, _v = m.Enrolment.__table__, m.Event.__table__
-_ENROLMENTS = select(_e).where(_e.c.psn_no == bindparam("psn_no")).order_by(_e.c.start)
-_EVENTS = select(_v).where(_v.c.psn_no == bindparam("psn_no")).order_by(_v.c.date, _v.c.id)
-
-
 def history_of(session: Session, person: m.Person) -> History:
     """The person's lifecycle history, rebuilt from the rows."""
     connection = session.connection()
-    enrolments = connection.execute(_ENROLMENTS, {"psn_no": person.psn_no}).all()
-    events = connection.execute(_EVENTS, {"psn_no": person.psn_no}).all()
+    rows = [connection.execute(read.statement(connection.dialect), {"psn_no": person.psn_no}).all()
+            for read in (hot.ENROLMENTS, hot.EVENTS)]
+    return history_of_rows(person, *rows)
+
+
+def history_of_rows(person: Any, enrolments: Iterable[Any], events: Iterable[Any]) -> History:
+    """The lifecycle history from the person's row and their enrolment and event rows (values only)."""
     return parse_history({
         "city": person.city,
         "person": _person_part(person),
@@ -159,14 +160,23 @@ def history_of(session: Session, person: m.Person) -> History:
     })
 
 
-def cached_history(session: Session, person: m.Person, cache: "TtlCache | None") -> History:
+def cached_history(person: Any, cache: "TtlCache | None", load: Callable[[], History]) -> History:
     """The history, parsed once per ``history_version`` of the person (every change bumps it)."""
     if cache is None:
-        return history_of(session, person)
-    return cache.get((person.psn_no, person.history_version), lambda: history_of(session, person))
+        return load()
+    return cache.get((person.psn_no, person.history_version), load)
 
 
-def case_person(person: m.Person, current: Decimal, history: Decimal, cover: "Coverage | None" = None) -> CasePerson:
+def cached_coverage(person: Any, history: History, day: dt.date, policy: "CityPolicy",
+                    cache: "TtlCache | None") -> Coverage:
+    """Coverage on ``day``, computed once per ``history_version`` and day of the person (the
+    policy is the city's, the same for every call that shares the cache)."""
+    if cache is None:
+        return coverage_on(history, day, policy)
+    return cache.get((person.psn_no, person.history_version, day), lambda: coverage_on(history, day, policy))
+
+
+def case_person(person: m.Person, current: Decimal, history: Decimal, cover: Coverage | None = None) -> CasePerson:
     """The engine's view of the person (case format ``person``), with the given balances.
     Where the history says which enrolment is in force on the day, its scheme and category
     decide (a person who retired settles as retired from the day the history says)."""
@@ -197,6 +207,6 @@ def mask_name(name: str | None) -> str:
 
 
 __all__ = [
-    "PersonDocument", "parse_person", "store_person", "history_of", "history_of_document",
+    "PersonDocument", "parse_person", "store_person", "history_of", "history_of_rows", "cached_history", "cached_coverage", "history_of_document",
     "case_person", "mask_certno", "mask_name", "event_row", "OpeningAccount",
 ]

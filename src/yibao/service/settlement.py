@@ -1,17 +1,19 @@
 """Settle a stored visit, record the settlement, reverse it.
 
 The engine is the same one ``yibao settle`` runs (:func:`yibao.engine.pipeline.settle_visit`);
-this module only gathers its inputs from the database and records its outputs:
+this module only turns the database's rows into its inputs and its outputs into rows:
 
-* inputs — the person (scheme, category, assistance, filings), the coverage on the
-  settlement date from the stored history, the person-year's running totals, the account
-  balances, and the visit's unsettled fee lines as bill items;
-* outputs — one ``settlements`` row with the amounts, ``setldetail``, trace and postings;
-  the account entry; the running totals; the fee lines marked as settled.
+* inputs (:func:`compute`, from what :func:`yibao.service.db.hot.read_settlement` read) —
+  the person (scheme, category, assistance, filings), the coverage on the settlement date
+  from the stored history, the person-year's running totals, the account balances, and the
+  visit's unsettled fee lines as bill items;
+* outputs (:func:`record`, queued on the transaction's driver-level statements) — one
+  ``settlements`` row with the amounts, ``setldetail``, trace and postings; the account
+  entry; the running totals; the fee lines marked as settled; the visit's status.
 
-Every caller holds the person's lock (:func:`lock_person`) for the whole transaction, so
-two settlements for one person serialise and neither loses the other's totals.
-A reversal is another settlement row with everything negated.
+Every caller holds the person's lock (``read_settlement(lock=True)``, :func:`lock_person`)
+for the whole transaction, so two settlements for one person serialise and neither loses
+the other's totals. A reversal is another settlement row with everything negated.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from yibao.case import Visit as EngineVisit
@@ -32,17 +34,18 @@ from yibao.engine.pipeline import settle_visit
 from yibao.engine.rules import Rules
 from yibao.engine.state import TraceStep, VisitState
 from yibao.errors import CaseError
-from yibao.lifecycle.coverage import coverage_on
 from yibao.money import ZERO, fmt
 from yibao.policy.loader import CityPolicy, load_city
 from yibao.report import ACCOUNT_CODE, LAYER_CODES, settlement_json
 from yibao.service import ledger
 from yibao.service.codes import Codes
+from yibao.service.db import hot
 from yibao.service.db import models as m
-from yibao.service.people import cached_history, case_person
+from yibao.service.db.driver import Statements
+from yibao.service.people import cached_coverage, cached_history, case_person, history_of_rows
 
 if TYPE_CHECKING:
-    from yibao.service.cache import TtlCache
+    from yibao.service.cache import Caches
 
 AMOUNT_FIELDS = (
     "medfee_sumamt", "fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt", "act_pay_dedc",
@@ -52,15 +55,7 @@ AMOUNT_FIELDS = (
 GEND = {"M": "1", "F": "2"}  # national 性别 codes
 
 
-# Statements built once: the hot path only binds values (SQLAlchemy caches their compiled form).
 _LOCK_PERSON = select(m.Person).where(m.Person.psn_no == bindparam("psn_no")).with_for_update()
-_f = m.FeeLine.__table__
-_UNSETTLED_LINES = select(_f).where(  # plain rows: settlement reads the lines' values, never changes them here
-    _f.c.mdtrt_id == bindparam("mdtrt_id"), _f.c.status == "active", _f.c.setl_id.is_(None),
-).order_by(_f.c.id)
-_INSERT_ENTRY = insert(m.AccountEntry.__table__)
-_INSERT_SETTLEMENT = insert(m.Settlement.__table__)
-_MARK_LINES = update(m.FeeLine.__table__).where(m.FeeLine.__table__.c.id.in_(bindparam("ids", expanding=True))).values(setl_id=bindparam("setl_id"))
 
 
 class SettlementError(CaseError):
@@ -113,22 +108,23 @@ def settlement_day(visit: m.Visit, interim_day: dt.date | None = None) -> dt.dat
     return visit.begntime.date()
 
 
-def compute(session: Session, codes: Codes, person: m.Person, visit: m.Visit, *, day: dt.date, use_account: bool,
-            policy: CityPolicy | None = None, histories: "TtlCache | None" = None) -> Computed:
-    """Run the engine on the visit's unsettled lines. Reads only."""
-    lines = session.connection().execute(_UNSETTLED_LINES, {"mdtrt_id": visit.mdtrt_id}).all()
+def compute(rows: hot.SettlementRows, *, day: dt.date, use_account: bool, policy: CityPolicy | None = None,
+            caches: "Caches | None" = None) -> Computed:
+    """Run the engine on the visit's unsettled lines, from what :func:`hot.read_settlement` read."""
+    person, visit, lines = rows.person, rows.visit, rows.lines
     if not lines:
         raise SettlementError(f"mdtrt_id {visit.mdtrt_id}: no unsettled fee lines; upload them first (2204/2301)")
     policy = policy or load_city(person.city)
     engine_visit = _engine_visit(person, visit, lines, day, use_account)
-    opening = ledger.balances(session, person.psn_no, day.year) if person.scheme == "employee" else ledger.Balances(ZERO, ZERO)
-    history = cached_history(session, person, histories)
-    cover = coverage_on(history, day, policy) if history.enrolments else None
+    opening = ledger.balances_of(rows.account_years, day.year) if person.scheme == "employee" else ledger.Balances(ZERO, ZERO)
+    histories, coverages = (caches.histories, caches.coverages) if caches else (None, None)
+    history = cached_history(person, histories, lambda: history_of_rows(person, rows.enrolments, rows.events))
+    cover = cached_coverage(person, history, day, policy, coverages) if history.enrolments else None
     state = settle_visit(
         case_person(person, opening.current, opening.history, cover), engine_visit, Rules(policy, day, visit.mdtrt_id),
-        ledger.year_totals(session, person.psn_no, day.year), opening.current, opening.history, cover=cover,
+        ledger.totals_of(rows.totals, day.year), opening.current, opening.history, cover=cover,
     )
-    return Computed(state, engine_visit, opening.total - state.acct_total, list(lines))
+    return Computed(state, engine_visit, opening.total - state.acct_total, lines)
 
 
 def _engine_visit(person: m.Person, visit: m.Visit, lines: list[Any], day: dt.date, use_account: bool) -> EngineVisit:
@@ -218,39 +214,40 @@ def _age(birth: dt.date, day: dt.date) -> int:
 
 @dataclass(frozen=True)
 class Recorded:
-    row: m.Settlement
+    setl_id: str
     setlinfo: dict[str, Any]
     setldetail: list[dict[str, Any]]
 
 
-def record(session: Session, codes: Codes, person: m.Person, visit: m.Visit, computed: Computed, *,
+def record(statements: Statements, codes: Codes, person: Any, visit: Any, computed: Computed, *,
            kind: str, setl_time: dt.datetime, msgid: str) -> Recorded:
-    """Write a computed settlement: the row, the account entry, the totals, the lines."""
+    """Queue the writes of a computed settlement: the row, the account entry, the totals, the
+    lines, the visit's status (sent with the transaction's last statements)."""
     doc = computed.document
     state = computed.state
     day = computed.engine_visit.date
     setl_id = new_id(day)
     postings = [(c, a) for c, a in state.postings]
-    values = dict(
+    statements.queue(hot.INSERT_SETTLEMENT, dict(
         setl_id=setl_id, mdtrt_id=visit.mdtrt_id, psn_no=person.psn_no, institution_code=visit.institution_code,
         kind=kind, year=state.year, setl_date=day, setl_time=setl_time, insutype=visit.insutype,
         med_type=visit.med_type, clr_type=visit.med_type[:2],
         **{name: Decimal(doc[name]) for name in AMOUNT_FIELDS}, balc=Decimal(doc["balc"]),
         setldetail=doc["setldetail"], trace=doc["trace"], postings=[[c, str(a)] for c, a in postings], msgid=msgid,
         created_at=dt.datetime.now(),
-    )
-    session.connection().execute(_INSERT_SETTLEMENT, values)
-    row = m.Settlement(**values)  # the recorded values, for the caller (not added to the session)
+    ))
     account = _account_parts(postings)
     if account != (ZERO, ZERO):
-        session.connection().execute(_INSERT_ENTRY, {
+        statements.queue(hot.INSERT_ENTRY, {
             "psn_no": person.psn_no, "entry_date": day, "kind": "settlement", "current_amount": account[0],
             "history_amount": account[1], "setl_id": setl_id, "note": f"visit {visit.mdtrt_id}", "created_at": setl_time})
-    ledger.add_to_totals(session, person.psn_no, state.year, [(c, a) for c, a in postings if not c.startswith("account.")])
-    session.connection().execute(_MARK_LINES, {"ids": [line.id for line in computed.lines], "setl_id": setl_id})
-    visit.status = "settled" if kind == "final" else visit.status
+    statements.queue(hot.ADD_TOTALS, ledger.total_rows(
+        person.psn_no, state.year, [(c, a) for c, a in postings if not c.startswith("account.")]))
+    statements.queue(hot.MARK_LINE, [{"line_id": line.id, "setl_id": setl_id} for line in computed.lines])
+    if kind == "final":
+        statements.queue(hot.SET_VISIT_STATUS, {"visit_id": visit.mdtrt_id, "status": "settled"})
     info = setlinfo(codes, person, visit, doc, setl_id=setl_id, setl_time=setl_time, msgid=msgid)
-    return Recorded(row, info, setldetail(doc))
+    return Recorded(setl_id, info, setldetail(doc))
 
 
 def _account_parts(postings: list[tuple[str, Decimal]]) -> tuple[Decimal, Decimal]:
@@ -307,7 +304,7 @@ def reverse(session: Session, codes: Codes, person: m.Person, original: m.Settle
     doc = _stored_document(row)
     info = setlinfo(codes, person, visit, doc, setl_id=setl_id, setl_time=setl_time, msgid=msgid)
     info["orig_setl_id"] = original.setl_id
-    return Recorded(row, info, setldetail(doc))
+    return Recorded(setl_id, info, setldetail(doc))
 
 
 def _stored_document(row: m.Settlement) -> dict[str, Any]:

@@ -23,13 +23,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, TypeVar
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yibao.case import decode_json, validate
 from yibao.errors import CaseError
 from yibao.lifecycle.history import Contribution
-from yibao.service.auth import AuthError, Caller, authenticate, record_nonce
+from yibao.service.auth import AuthError, Caller, authenticate, spend_nonce
 from yibao.service.api.problems import ProblemError, invalid, not_found
 from yibao.service.db import models as m
 
@@ -70,12 +69,8 @@ def authenticated(request: Request) -> Caller:
     with service.db.sessions() as session:
         caller = authenticate(session, headers, skew=service.settings.signature_skew,
                               cache=service.caches.credentials)
-    if caller.nonce is not None:
-        try:
-            with service.db.transaction() as session:
-                record_nonce(session, caller)
-        except IntegrityError:  # the nonce's primary key: this nonce was spent before
-            raise AuthError("x-tif-nonce was already used (replayed request)") from None
+    if not spend_nonce(service.db, caller):
+        raise AuthError("x-tif-nonce was already used (replayed request)")
     request.scope["yibao.caller"] = caller
     return caller
 

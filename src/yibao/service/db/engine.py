@@ -39,8 +39,11 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     # no pre-ping: it costs a round trip per request; connections are recycled instead, and a
-    # dropped one fails its call, which the gateway retries as a whole
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=600)
+    # dropped one fails its call, which the gateway retries as a whole. psycopg prepares no
+    # statement of its own: the settlement path prepares its own (db/driver.py), and psycopg
+    # deallocates every prepared statement of a connection at each rollback once it has one.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=600,
+                         connect_args={"prepare_threshold": None})
 
 
 class Database:

@@ -9,6 +9,10 @@
    or on the stored answer's key, rolls back, and is answered with the stored answer: the
    first answer, and nothing changed. A concurrent duplicate waits on the person's lock
    and then replays the same way.
+
+The nonce, the audit rows and the answer are written through the transaction's
+driver-level :class:`~yibao.service.db.driver.Statements`, queued and sent with the
+handler's next statements: a settlement is two round trips in all (``db/hot.py``).
 """
 
 from __future__ import annotations
@@ -20,25 +24,25 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from yibao.errors import YibaoError
-from yibao.service.auth import AuthError, Caller, authenticate, record_nonce, record_nonce_alone
+from yibao.service.auth import AuthError, Caller, authenticate, record_nonce, spend_nonce
 from yibao.service.cache import Caches
 from yibao.service.codes import Codes
 from yibao.service.config import Settings
 from yibao.service.policies import Policies
 from yibao.service.db import models as m
+from yibao.service.db.driver import Statements
 from yibao.service.db.engine import Database
+from yibao.service.db.hot import INSERT_MESSAGE
 from yibao.service.gateway import people, queries, settling, visits  # noqa: F401 - they register the transactions
 from yibao.service.gateway.envelope import Envelope, GatewayError, parse_envelope, response
 from yibao.service.gateway.registry import TRANSACTIONS, Call, Transaction
 
 log = logging.getLogger("yibao.gateway")
 RETRIES = 5
-_INSERT_MESSAGE = insert(m.Message.__table__)
 
 
 class Answer:
@@ -80,7 +84,7 @@ class Gateway:
             return self._attempts(tx, envelope, caller, received, digest)
         except (AuthError, GatewayError) as exc:
             if not getattr(exc, "replayed_nonce", False):
-                record_nonce_alone(self.db, caller)  # a refused request spends its nonce too
+                spend_nonce(self.db, caller)  # a refused request spends its nonce too
             raise
 
     def _attempts(self, tx: Transaction | None, envelope: Envelope, caller: Caller, received: dt.datetime,
@@ -115,23 +119,33 @@ class Gateway:
         with self.db.transaction() as session:
             # handlers flush where a later read needs it; no flush before every query
             session.autoflush = False
-            record_nonce(session, caller)  # first: a replayed signed request fails here, on the key
-            if caller.role != "institution" or caller.institution_code != envelope.fixmedins_code:
-                raise AuthError(f"caller {caller.paasid} may not act for institution {envelope.fixmedins_code}", 403)
-            if tx is None:
-                raise GatewayError(f"infno {envelope.infno} is not a transaction this service answers "
-                                   f"({', '.join(sorted(TRANSACTIONS))})")
-            if self.settings.require_sign_in and envelope.infno != "9001":
-                self._check_sign_in(session, envelope)
-            call = Call(session, envelope, caller, self.codes, self.settings, envelope.msgid, received, self.caches,
-                        self.policies)
-            output = tx.handler(call)
+            statements = Statements(session)
+            record_nonce(statements, caller)  # first: a replayed signed request fails on the key, whatever else it did
+            try:
+                output = self._handle(tx, envelope, caller, received, statements)
+            except (AuthError, GatewayError, YibaoError):
+                statements.send()  # a refusal of a replayed signed request is the nonce's: it is checked first
+                raise
             answer = response(envelope, output, received=received)
             subject = _subject(envelope) or (_created_visit(output) if isinstance(output, dict) else None)
-            session.connection().execute(_INSERT_MESSAGE, {
+            statements.queue(INSERT_MESSAGE, {
                 "msgid": envelope.msgid, "institution_code": envelope.fixmedins_code, "infno": envelope.infno,
                 "digest": digest, "response": answer, "mdtrt_id": subject, "created_at": received})
+            session.flush()  # the handler's ORM changes, then the queued statements: in the order they were made
+            statements.commit()
             return answer
+
+    def _handle(self, tx: Transaction | None, envelope: Envelope, caller: Caller, received: dt.datetime,
+                statements: Statements) -> Any:
+        if caller.role != "institution" or caller.institution_code != envelope.fixmedins_code:
+            raise AuthError(f"caller {caller.paasid} may not act for institution {envelope.fixmedins_code}", 403)
+        if tx is None:
+            raise GatewayError(f"infno {envelope.infno} is not a transaction this service answers "
+                               f"({', '.join(sorted(TRANSACTIONS))})")
+        if self.settings.require_sign_in and envelope.infno != "9001":
+            self._check_sign_in(statements.session, envelope)
+        return tx.handler(Call(statements, envelope, caller, self.codes, self.settings, envelope.msgid, received,
+                               self.caches, self.policies))
 
     def _stored(self, envelope: Envelope, digest: str) -> dict[str, Any] | None:
         with self.db.sessions() as session:

@@ -7,13 +7,13 @@ from typing import Any, Optional
 from pydantic import Field
 from sqlalchemy import select
 
-from yibao.lifecycle.coverage import coverage_on
+from yibao.lifecycle.history import History
 from yibao.money import fmt
 from yibao.service import ledger
 from yibao.service.db import models as m
 from yibao.service.gateway.envelope import GatewayError, parse_datetime
 from yibao.service.gateway.registry import Call, Node, node, transaction
-from yibao.service.people import cached_history
+from yibao.service.people import cached_coverage, cached_history, history_of
 from yibao.service.settlement import GEND, new_id
 
 
@@ -51,13 +51,17 @@ def find_person(call: Call, cert_type: str, cert_no: str) -> m.Person:
     return person
 
 
+def _history(call: Call, person: m.Person) -> History:
+    return cached_history(person, call.caches.histories, lambda: history_of(call.session, person))
+
+
 @transaction("1101", "人员信息获取 person information")
 def person_info(call: Call) -> dict[str, Any]:
     q = node(call, PersonQuery)
     person = find_person(call, q.mdtrt_cert_type, q.mdtrt_cert_no)
     today = call.received.date()
-    history = cached_history(call.session, person, call.caches.histories)
-    cover = coverage_on(history, today, call.policies.for_city(person.city))
+    history = _history(call, person)
+    cover = cached_coverage(person, history, today, call.policies.for_city(person.city), call.caches.coverages)
     enrolment = history.enrolment_on(today) or (max(history.enrolments, key=lambda e: e.start) if history.enrolments else None)
     balance = ledger.balances(call.session, person.psn_no, today.year) if person.scheme == "employee" else None
     insuinfo = []
@@ -105,7 +109,7 @@ def eligibility(call: Call) -> dict[str, Any]:
     scheme = call.codes.scheme_of(data.insutype)
     if data.med_type:
         call.codes.med_type(data.med_type)
-    cover = coverage_on(cached_history(call.session, person, call.caches.histories), day, call.policies.for_city(person.city))
+    cover = cached_coverage(person, _history(call, person), day, call.policies.for_city(person.city), call.caches.coverages)
     ok = cover.covered and cover.scheme == scheme
     reason = cover.reason
     if cover.covered and cover.scheme != scheme:

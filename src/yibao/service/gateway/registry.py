@@ -10,13 +10,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.orm import Session
 
 from yibao.case import _describe
-from yibao.service.audit import audit
+from yibao.service.audit import audit_row
 from yibao.service.auth import Caller
 from yibao.service.cache import Caches
 from yibao.service.codes import Codes
 from yibao.service.config import Settings
 from yibao.service.policies import Policies
 from yibao.service.db import models as m
+from yibao.service.db.driver import Statements
+from yibao.service.db.hot import INSERT_AUDIT
 from yibao.service.gateway.envelope import Envelope, GatewayError
 
 
@@ -35,7 +37,9 @@ class Institution:
 class Call:
     """One transaction being answered, inside its database transaction."""
 
-    session: Session
+    #: the transaction's statements run at the driver (the settlement path; every call's nonce,
+    #: audit row and answer); the ORM :attr:`session` shares the transaction
+    statements: Statements
     envelope: Envelope
     caller: Caller
     codes: Codes
@@ -44,6 +48,13 @@ class Call:
     received: dt.datetime
     caches: Caches
     policies: Policies
+
+    @property
+    def session(self) -> Session:
+        """The ORM session, once the queued statements are sent: the database sees every
+        statement in the order the handler issued it."""
+        self.statements.send()
+        return self.statements.session
 
     @property
     def input(self) -> dict[str, Any]:
@@ -63,12 +74,18 @@ class Call:
         return inst
 
     def audit(self, action: str, entity: str, entity_id: str, detail: dict[str, Any] | None = None) -> None:
-        audit(self.session, self.caller, self.request_id, f"{self.envelope.infno} {action}", entity, entity_id,
-              {"msgid": self.envelope.msgid, **(detail or {})})
+        """Queue the audit row of a state change (sent with the transaction's last statements)."""
+        self.statements.queue(INSERT_AUDIT, audit_row(
+            self.caller, self.request_id, f"{self.envelope.infno} {action}", entity, entity_id,
+            {"msgid": self.envelope.msgid, **(detail or {})}))
 
     def visit(self, mdtrt_id: Any, psn_no: Any = None) -> m.Visit:
         """A visit of the calling institution (another institution's visit is not found)."""
-        visit = self.session.get(m.Visit, str(mdtrt_id)) if mdtrt_id else None
+        return self.own_visit(self.session.get(m.Visit, str(mdtrt_id)) if mdtrt_id else None, mdtrt_id, psn_no)
+
+    def own_visit(self, visit: Any, mdtrt_id: Any, psn_no: Any = None) -> Any:
+        """``visit`` as read by ``mdtrt_id`` (an ORM object or a row), if it is the calling
+        institution's (and ``psn_no``'s); refused otherwise, as another institution's visit is not found."""
         if visit is None or visit.institution_code != self.envelope.fixmedins_code:
             raise GatewayError(f"mdtrt_id {mdtrt_id} is not a visit of institution {self.envelope.fixmedins_code}")
         if psn_no is not None and str(psn_no) != visit.psn_no:

@@ -17,20 +17,16 @@ from functools import partial
 from typing import Any, Optional
 
 from pydantic import Field
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from yibao.errors import YibaoError
 from yibao.money import fmt
 from yibao.service import settlement as S
+from yibao.service.db import hot
 from yibao.service.db import models as m
 from yibao.service.gateway.envelope import GatewayError
 from yibao.service.gateway.registry import Call, Node, node, register, transaction
 from yibao.service.gateway.visits import cancel_visit
-
-
-_person_and_visit = select(m.Person, m.Visit).join(m.Visit, m.Visit.psn_no == m.Person.psn_no).where(
-    m.Person.psn_no == bindparam("psn_no"), m.Visit.mdtrt_id == bindparam("mdtrt_id"))
-_PERSON_AND_VISIT = {True: _person_and_visit.with_for_update(of=m.Person), False: _person_and_visit}
 
 
 class SettleInput(Node):
@@ -48,16 +44,14 @@ class SettleInput(Node):
     invono: Optional[str] = None
 
 
-def _prepare(call: Call, setting: str, *, lock: bool) -> tuple[SettleInput, m.Person, m.Visit]:
+def _prepare(call: Call, setting: str, *, lock: bool) -> tuple[SettleInput, hot.SettlementRows]:
     data = node(call, SettleInput)
-    # the person's lock and the visit in one round trip: the visit is read under the lock,
-    # as the last settlement left it
-    found = call.session.execute(_PERSON_AND_VISIT[lock], {"psn_no": data.psn_no, "mdtrt_id": data.mdtrt_id}).first()
-    if found is None or found[1].institution_code != call.envelope.fixmedins_code:
-        if call.session.get(m.Person, data.psn_no) is None:
-            raise GatewayError(f"psn_no {data.psn_no} is not an insured person of this agency")
-        call.visit(data.mdtrt_id, data.psn_no)  # raises: not this institution's visit, or not this person's
-    person, visit = found
+    # the person's lock and everything the settlement reads in one round trip: read under the
+    # lock, as the last settlement of the person left it
+    rows = hot.read_settlement(call.statements, data.psn_no, data.mdtrt_id, lock=lock)
+    if rows.person is None:
+        raise GatewayError(f"psn_no {data.psn_no} is not an insured person of this agency")
+    visit = call.own_visit(rows.visit, data.mdtrt_id, data.psn_no)
     if visit.setting != setting:
         raise GatewayError(f"mdtrt_id {visit.mdtrt_id} is an {visit.setting} visit; use the {visit.setting} transactions")
     if data.insutype and data.insutype != visit.insutype:
@@ -72,10 +66,11 @@ def _prepare(call: Call, setting: str, *, lock: bool) -> tuple[SettleInput, m.Pe
         raise GatewayError(f"mdtrt_id {visit.mdtrt_id} is already settled (setl_id {done})")
     if visit.status == "cancelled":
         raise GatewayError(f"mdtrt_id {visit.mdtrt_id} is cancelled")
-    return data, person, visit
+    return data, rows
 
 
-def _compute(call: Call, data: SettleInput, person: m.Person, visit: m.Visit) -> S.Computed:
+def _compute(call: Call, data: SettleInput, rows: hot.SettlementRows) -> S.Computed:
+    visit = rows.visit
     interim = data.mid_setl_flag == "1"
     if interim and visit.setting != "inpatient":
         raise GatewayError("mid_setl_flag 1 (中途结算) is for inpatient stays")
@@ -83,9 +78,8 @@ def _compute(call: Call, data: SettleInput, person: m.Person, visit: m.Visit) ->
         raise GatewayError(f"mdtrt_id {visit.mdtrt_id} is discharged; settle it finally (mid_setl_flag 0)")
     try:
         day = S.settlement_day(visit, call.envelope.time.date() if interim else None)
-        computed = S.compute(call.session, call.codes, person, visit, day=day,
-                             use_account=data.acct_used_flag == "1", policy=call.policies.for_city(person.city),
-                             histories=call.caches.histories)
+        computed = S.compute(rows, day=day, use_account=data.acct_used_flag == "1",
+                             policy=call.policies.for_city(rows.person.city), caches=call.caches)
     except YibaoError as exc:
         raise GatewayError(str(exc)) from None
     if data.medfee_sumamt is not None and data.medfee_sumamt != computed.state.split.total:
@@ -95,21 +89,21 @@ def _compute(call: Call, data: SettleInput, person: m.Person, visit: m.Visit) ->
 
 
 def _preview(call: Call, setting: str) -> dict[str, Any]:
-    data, person, visit = _prepare(call, setting, lock=False)
-    computed = _compute(call, data, person, visit)
-    doc = computed.document
-    info = S.setlinfo(call.codes, person, visit, doc, setl_id=None, setl_time=call.envelope.time, msgid=call.envelope.msgid)
+    data, rows = _prepare(call, setting, lock=False)
+    doc = _compute(call, data, rows).document
+    info = S.setlinfo(call.codes, rows.person, rows.visit, doc, setl_id=None, setl_time=call.envelope.time,
+                      msgid=call.envelope.msgid)
     return {"setlinfo": info, "setldetail": S.setldetail(doc)}
 
 
 def _settle(call: Call, setting: str) -> dict[str, Any]:
-    data, person, visit = _prepare(call, setting, lock=True)
-    computed = _compute(call, data, person, visit)
+    data, rows = _prepare(call, setting, lock=True)
+    computed = _compute(call, data, rows)
     kind = "interim" if data.mid_setl_flag == "1" else "final"
-    recorded = S.record(call.session, call.codes, person, visit, computed, kind=kind, setl_time=call.envelope.time,
-                        msgid=call.envelope.msgid)
-    call.audit("settle", "settlement", recorded.row.setl_id, {
-        "mdtrt_id": visit.mdtrt_id, "psn_no": person.psn_no, "kind": kind,
+    recorded = S.record(call.statements, call.codes, rows.person, rows.visit, computed, kind=kind,
+                        setl_time=call.envelope.time, msgid=call.envelope.msgid)
+    call.audit("settle", "settlement", recorded.setl_id, {
+        "mdtrt_id": rows.visit.mdtrt_id, "psn_no": rows.person.psn_no, "kind": kind,
         "medfee_sumamt": recorded.setlinfo["medfee_sumamt"], "fund_pay_sumamt": recorded.setlinfo["fund_pay_sumamt"],
         "acct_pay": recorded.setlinfo["acct_pay"]})
     return {"setlinfo": recorded.setlinfo, "setldetail": recorded.setldetail}
@@ -141,7 +135,7 @@ def reverse_settlement(call: Call, setl_id: str, visit: m.Visit) -> dict[str, An
                              msgid=call.envelope.msgid, actor=call.caller.paasid)
     except YibaoError as exc:
         raise GatewayError(str(exc)) from None
-    call.audit("reverse", "settlement", recorded.row.setl_id, {"reverses": original.setl_id, "mdtrt_id": visit.mdtrt_id})
+    call.audit("reverse", "settlement", recorded.setl_id, {"reverses": original.setl_id, "mdtrt_id": visit.mdtrt_id})
     return {"setlinfo": recorded.setlinfo, "setldetail": recorded.setldetail}
 
 

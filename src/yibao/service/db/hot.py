@@ -1,0 +1,104 @@
+"""The SQL of the settlement path, and of what every gateway call writes.
+
+A settlement (2207 / 2304) is two round trips on PostgreSQL (:mod:`.driver`):
+
+1. **reads** (:func:`read_settlement`): the request's nonce (queued by the gateway, so a
+   replayed signed request fails first), then, under the person's row lock, the person, the
+   visit, its unsettled fee lines, the person's account sums per year, their running totals
+   of every year, their enrolments and events. Each read runs after the lock is granted, so
+   it sees what the previous settlement of the person committed;
+2. **writes** (queued by :func:`yibao.service.settlement.record`, the audit and the gateway):
+   the settlement row, its account entry, the running totals, the fee lines marked, the
+   visit's status, the audit row and the answer under its ``msgid``.
+
+The same statements serve the Session-based code paths (REST, reversal) through
+:meth:`Prepared.statement`, so each is written once for both dialects. The account and the
+running totals are read for every year, not the settlement's: the year is the visit's (or
+its discharge's), known only once the visit is read, and a person has few such rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Integer, Table, bindparam, cast, extract, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from yibao.service.db import models as m
+from yibao.service.db.driver import Prepared, Statements
+from yibao.service.db.types import Money
+
+
+def _insert(table: Table, *skipped: str) -> Prepared:
+    """An INSERT naming every column but ``skipped`` (generated keys): the caller gives them all."""
+    return Prepared(insert(table).values({c.key: bindparam(c.key) for c in table.columns if c.key not in skipped}))
+
+
+_p, _v, _f, _a = m.Person.__table__, m.Visit.__table__, m.FeeLine.__table__, m.AccountEntry.__table__
+_t, _e, _ev = m.RunningTotal.__table__, m.Enrolment.__table__, m.Event.__table__
+
+# ---------------------------------------------------------------------- reads
+
+_person = select(_p).where(_p.c.psn_no == bindparam("psn_no"))
+PERSON = Prepared(_person)
+LOCKED_PERSON = Prepared(_person.with_for_update())
+VISIT = Prepared(select(_v).where(_v.c.mdtrt_id == bindparam("mdtrt_id")))
+UNSETTLED_LINES = Prepared(select(_f).where(
+    _f.c.mdtrt_id == bindparam("mdtrt_id"), _f.c.status == "active", _f.c.setl_id.is_(None)).order_by(_f.c.id))
+_entry_year = cast(extract("year", _a.c.entry_date), Integer)
+#: the person's account entries summed per calendar year (:func:`yibao.service.ledger.balances_of`)
+ACCOUNT_YEARS = Prepared(select(
+    _entry_year.label("year"), func.sum(_a.c.current_amount, type_=Money()).label("current"),
+    func.sum(_a.c.history_amount, type_=Money()).label("history"),
+).where(_a.c.psn_no == bindparam("psn_no")).group_by(_entry_year))
+#: the person's running totals of every year (:func:`yibao.service.ledger.totals_of`)
+TOTALS = Prepared(select(_t.c.year, _t.c.counter, _t.c.amount).where(_t.c.psn_no == bindparam("psn_no")))
+ENROLMENTS = Prepared(select(_e).where(_e.c.psn_no == bindparam("psn_no")).order_by(_e.c.start))
+EVENTS = Prepared(select(_ev).where(_ev.c.psn_no == bindparam("psn_no")).order_by(_ev.c.date, _ev.c.id))
+
+
+@dataclass(frozen=True)
+class SettlementRows:
+    """What a settlement reads, as rows (named tuples with the columns' names)."""
+
+    person: Any | None
+    visit: Any | None
+    lines: list[Any]
+    account_years: list[Any]
+    totals: list[Any]
+    enrolments: list[Any]
+    events: list[Any]
+
+
+def read_settlement(statements: Statements, psn_no: str, mdtrt_id: str, *, lock: bool) -> SettlementRows:
+    """Everything a settlement reads, in one round trip; with ``lock``, under the person's row
+    lock (PostgreSQL ``FOR UPDATE``; SQLite's transaction holds the write lock already)."""
+    person, visit = {"psn_no": psn_no}, {"mdtrt_id": mdtrt_id}
+    persons, visits, lines, account_years, totals, enrolments, events = statements.read(
+        (LOCKED_PERSON if lock else PERSON, person), (VISIT, visit), (UNSETTLED_LINES, visit),
+        (ACCOUNT_YEARS, person), (TOTALS, person), (ENROLMENTS, person), (EVENTS, person))
+    return SettlementRows(persons[0] if persons else None, visits[0] if visits else None, lines, account_years, totals,
+                          enrolments, events)
+
+
+# ---------------------------------------------------------------------- writes
+
+INSERT_NONCE = _insert(m.Nonce.__table__)
+INSERT_SETTLEMENT = _insert(m.Settlement.__table__, "reverses", "reversed_by")
+INSERT_ENTRY = _insert(_a, "id")
+INSERT_AUDIT = _insert(m.AuditRecord.__table__, "id")
+INSERT_MESSAGE = _insert(m.Message.__table__)
+MARK_LINE = Prepared(update(_f).where(_f.c.id == bindparam("line_id")).values(setl_id=bindparam("setl_id")))
+SET_VISIT_STATUS = Prepared(update(_v).where(_v.c.mdtrt_id == bindparam("visit_id")).values(status=bindparam("status")))
+
+
+def _add_totals(insert_of):  # noqa: ANN001, ANN202 - the dialect's insert
+    statement = insert_of(_t)
+    return statement.on_conflict_do_update(
+        index_elements=[_t.c.psn_no, _t.c.year, _t.c.counter], set_={"amount": _t.c.amount + statement.excluded.amount})
+
+
+#: add to a running total, or start it (the person's lock keeps other writers away)
+ADD_TOTALS = Prepared({"postgresql": _add_totals(postgresql_insert), "sqlite": _add_totals(sqlite_insert)})
