@@ -10,7 +10,11 @@ nine claims a person), then runs ``yibao batch settle`` in a fresh process and p
   with the engine's own split of the time (read, validate, profiles, compile, kernel, write …);
 * the kernel: claims/s of the compiled per-person pass alone on one thread, so one core (the
   best of two runs in a fresh process, one at 30M), and on every core as the run used it;
-* peak memory (the process's maximum resident set);
+* peak memory (the process's maximum resident set), and the processor time in the process
+  and in the operating system's kernel for it — mostly page faults, the first touch of each
+  page of memory, which on a virtual machine whose host takes back freed memory can cost
+  more than the computing (and grows with the memory the run needs beyond what was freed
+  recently);
 * how time grows from the smallest to the largest size (time per claim relative to the first);
 * the ratio to the reference engine: ``--reference N`` claims of the first size settled by
   both engines, per-claim time compared.
@@ -42,9 +46,10 @@ t = time.perf_counter()
 settled = engine.settle_files(visits, out)
 total = time.perf_counter() - t
 import_time = t - t0
-peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"claims": settled.totals["visits"], "seconds": total, "timings": settled.timings,
-                  "plans": len(settled.plans), "peak_mib": peak_kib / 1024, "import": import_time}))
+                  "plans": len(settled.plans), "peak_mib": usage.ru_maxrss / 1024, "import": import_time,
+                  "user": usage.ru_utime, "system": usage.ru_stime, "faults": usage.ru_minflt + usage.ru_majflt}))
 """
 
 KERNEL = r"""
@@ -127,6 +132,8 @@ def main() -> int:
                   f"({run['claims'] / run['timings']['kernel']:,.0f} claims/s on every core in the run); "
                   f"{run['plans']:,} plans; peak memory {run['peak_mib']:,.0f} MiB")
             print(f"{'':>12}  seconds: {split}")
+            print(f"{'':>12}  processor time: {run['user']:.1f} s computing, {run['system']:.1f} s in the operating system "
+                  f"({run['faults']:,} page faults: first touches of memory)")
         if len(rows) > 1:
             base = rows[0][1]["seconds"] / rows[0][1]["claims"]
             print("\ngrowth (time per claim relative to the smallest size):")

@@ -221,7 +221,10 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
     s_split = [arrange(a) for a in split]
     acct_cur, acct_hist, bonus = (_ints(persons.column(c)) for c in ("account_current_fen", "account_history_fen", "ci_cap_bonus_fen"))
     daily = np.array(counters.daily or [False], np.bool_)
-    out = np.zeros((len(kernel.OUTPUTS), n), np.int64)
+    # every output is written by the kernel; its pages are touched here, so that the kernel's
+    # time is the pass's own (a fresh page's first touch is a fault, dear on a virtual machine)
+    out = np.empty((len(kernel.OUTPUTS), n), np.int64)
+    out.fill(0)
     lap("sort")
     workers = max(1, min(threads or os.cpu_count() or 1, n // MIN_CHUNK or 1))
     bar = _progress(n, progress)
