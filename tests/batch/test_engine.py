@@ -276,3 +276,20 @@ def test_a_batch_process_keeps_the_memory_it_frees():
             "print(keep_freed_memory(), keep_freed_memory(), pa.default_memory_pool().backend_name)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "True", "system"]
+
+
+def test_a_failed_write_leaves_no_results_file(tmp_path, monkeypatch):
+    """The writer thread's error reaches the caller, and no half-written file is left."""
+    import pyarrow.parquet as pq
+
+    persons, visits, _ = _small()
+    pq.write_table(persons, tmp_path / "persons.parquet")
+    pq.write_table(visits, tmp_path / "visits.parquet")
+
+    def broken(self, table, row_group_size=None):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", broken)
+    with pytest.raises(OSError, match="disk full"):
+        engine.settle_files(tmp_path / "visits.parquet", tmp_path / "results.parquet")
+    assert not (tmp_path / "results.parquet").exists()

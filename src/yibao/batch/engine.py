@@ -326,17 +326,22 @@ class _ResultWriter:
         return self
 
     def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        failed = kind is not None
         try:
             for future in self.pending:
-                if kind is None:
-                    future.result()
-                else:
+                if failed:
                     future.cancel()
+                else:
+                    try:
+                        future.result()
+                    except BaseException:
+                        failed = True
+                        raise
         finally:
             self.pool.shutdown(wait=True)
             if self.writer is not None:
                 self.writer.close()
-            if kind is not None:
+            if failed:
                 self.path.unlink(missing_ok=True)  # no half-written results
 
 
