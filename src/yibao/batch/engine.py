@@ -238,7 +238,8 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
         return hi - lo
 
     # chunks end at a person's last visit, so they are independent: the kernel releases the
-    # interpreter's lock and each core takes chunks in turn
+    # interpreter's lock and each core takes chunks in turn (four a core, so that the cores
+    # finish together though persons' visits differ in number)
     bounds = _chunks(s_pidx, min(CHUNK, -(-n // (4 * workers))))
     if workers == 1:
         for bound in bounds:
@@ -315,7 +316,8 @@ class _ResultWriter:
 
     def _write(self, piece: pa.Table) -> None:
         if pa.types.is_dictionary(piece.schema.field("person_id").type):  # a million-value dictionary only slows the writer
-            piece = piece.set_column(1, "person_id", piece.column("person_id").cast(pa.string()))
+            column = piece.schema.get_field_index("person_id")
+            piece = piece.set_column(column, "person_id", piece.column(column).cast(pa.string()))
         if self.writer is None:
             money = [name for name in piece.column_names if name.endswith("_fen")]
             self.writer = pq.ParquetWriter(self.path, piece.schema, compression="lz4", use_dictionary=["city", "status", "error"],
@@ -467,7 +469,7 @@ def _encode(table: pa.Table, columns: Sequence[str]) -> tuple[dict[str, np.ndarr
         col = table.column(name)
         if not pa.types.is_dictionary(col.type):
             col = pa.chunked_array([pc.dictionary_encode(col.combine_chunks() if col.num_chunks else pa.array([], col.type))])
-        dictionary = pc.unique(pa.concat_arrays([c.dictionary for c in col.chunks])) if col.num_chunks else pa.array([], pa.string())
+        dictionary = tables.dictionary_values(col)
         idx = np.empty(len(col), np.int32)
         lo = 0
         for chunk in col.chunks:

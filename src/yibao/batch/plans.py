@@ -416,9 +416,14 @@ def pack(rows: list[dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], np.n
     if not rows:
         rows = [_empty_plan()]
     seen: dict[bytes, int] = {}
-    index = np.array([seen.setdefault(b"".join(r[key].tobytes() for key in r), len(seen)) for r in rows], np.int64)
-    firsts = np.unique(index, return_index=True)[1]
-    distinct = [rows[k] for k in firsts]
+    distinct: list[dict[str, np.ndarray]] = []
+    index = np.empty(len(rows), np.int64)
+    for k, row in enumerate(rows):
+        figures = b"".join(row[key].tobytes() for key in row)
+        if figures not in seen:
+            seen[figures] = len(distinct)
+            distinct.append(row)
+        index[k] = seen[figures]
     return {key: np.ascontiguousarray(np.stack([r[key] for r in distinct])) for key in rows[0]}, index
 
 

@@ -187,9 +187,18 @@ def _distinct(col: pa.ChunkedArray, encoded: bool) -> list:
     import pyarrow.compute as pc
 
     if encoded:  # the values are those of the chunks' dictionaries (and null, if any)
-        found = pc.unique(pa.concat_arrays([c.dictionary for c in col.chunks])).to_pylist() if col.num_chunks else []
-        return found + ([None] if col.null_count else [])
+        return dictionary_values(col).to_pylist() + ([None] if col.null_count else [])
     return pc.unique(col).to_pylist()
+
+
+def dictionary_values(col: pa.ChunkedArray) -> pa.Array:
+    """The distinct values of a dictionary-encoded column: its chunks' dictionaries, merged
+    (each chunk read from Parquet has its own)."""
+    import pyarrow.compute as pc
+
+    if not col.num_chunks:
+        return pa.array([], col.type.value_type)
+    return pc.unique(pa.concat_arrays([c.dictionary for c in col.chunks]))
 
 
 def first_duplicate(ids: pa.ChunkedArray) -> str | None:
