@@ -54,3 +54,20 @@ def test_a_bad_table_is_one_sentence_and_status_2(tmp_path):
 def test_a_missing_file_is_named(tmp_path):
     run = run_cli("batch", "settle", str(tmp_path / "nope.parquet"))
     assert run.code == 2 and "no such file" in run.err
+
+
+def test_a_file_settled_in_passes_gives_the_same_results(tmp_path):
+    assert run_cli("synth", "--city", "jiaxing", "--persons", "1500", "--year", "2026", "--out", str(tmp_path),
+                   "--no-progress").code == 0
+    one, passes = tmp_path / "one.parquet", tmp_path / "passes.parquet"
+    visits = str(tmp_path / "visits.parquet")
+    assert run_cli("batch", "settle", visits, "--out", str(one), "--quiet").code == 0
+    run = run_cli("batch", "settle", visits, "--out", str(passes), "--quiet", "--pass-size", "2,000")
+    assert run.code == 0, run.err
+    assert pq.read_table(passes).to_pylist() == pq.read_table(one).to_pylist()
+    assert pq.read_metadata(one).num_rows > 3 * 2_000
+
+
+def test_a_pass_size_must_be_a_positive_number(tmp_path):
+    run = run_cli("batch", "settle", str(tmp_path / "visits.parquet"), "--pass-size", "0")
+    assert run.code == 2 and "--pass-size: must be at least 1" in run.err

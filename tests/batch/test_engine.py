@@ -293,3 +293,61 @@ def test_a_failed_write_leaves_no_results_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         engine.settle_files(tmp_path / "visits.parquet", tmp_path / "results.parquet")
     assert not (tmp_path / "results.parquet").exists()
+
+
+# ---------------------------------------------------------------------- a large file, in passes
+
+
+def _files(tmp_path: Path, persons: pa.Table, visits: pa.Table) -> Path:
+    import pyarrow.parquet as pq
+
+    pq.write_table(persons, tmp_path / "persons.parquet")
+    pq.write_table(visits, tmp_path / "visits.parquet", row_group_size=3_000)
+    return tmp_path / "visits.parquet"
+
+
+def test_a_file_settled_in_passes_equals_one_pass(generated, tmp_path):
+    """Visits grouped by person, more than a pass holds: settled a slice of persons at a
+    time, the results and the plans file are those of one pass — plan numbers included."""
+    import pyarrow.parquet as pq
+
+    persons, visits = generated["hangzhou"]
+    path = _files(tmp_path, persons, visits)
+    one = engine.settle_files(path, tmp_path / "one.parquet", pass_size=10 ** 9)
+    many = engine.settle_files(path, tmp_path / "many.parquet", pass_size=4_000)
+    assert "passes" not in one.timings and "passes" in many.timings
+    assert pq.read_table(tmp_path / "many.parquet").to_pylist() == pq.read_table(tmp_path / "one.parquet").to_pylist()
+    assert (tmp_path / "many.parquet.plans.json").read_text() == (tmp_path / "one.parquet.plans.json").read_text()
+    assert many.totals == one.totals and visits.num_rows > 4 * 4_000
+
+
+def test_visits_not_grouped_by_person_are_settled_in_one_pass(generated, tmp_path):
+    persons, visits = generated["jiaxing"]
+    mixed = visits.take(pc.sort_indices(visits, [("date", "ascending")]))  # by date (stable): persons interleaved
+    path = _files(tmp_path, persons, mixed)
+    settled = engine.settle_files(path, tmp_path / "results.parquet", pass_size=4_000)
+    assert "passes" not in settled.timings
+    assert settled.totals == engine.settle(persons, visits).totals
+
+
+def test_a_visit_id_repeated_in_a_later_pass_is_refused_and_no_file_is_left(generated, tmp_path):
+    persons, visits = generated["hangzhou"]
+    ids = visits.column("visit_id").to_pylist()
+    ids[-1] = ids[0]  # the last person's last visit takes the first one's id
+    path = _files(tmp_path, persons, visits.set_column(0, "visit_id", pa.array(ids)))
+    with pytest.raises(TableError, match=f"visits.visit_id: '{ids[0]}' appears more than once"):
+        engine.settle_files(path, tmp_path / "results.parquet", pass_size=4_000)
+    assert not (tmp_path / "results.parquet").exists()
+
+
+def test_an_error_in_a_later_pass_names_the_row_in_the_whole_file(generated, tmp_path):
+    persons, visits = generated["hangzhou"]
+    row = visits.num_rows - 10
+    column = visits.schema.get_field_index("inscp_scp_amt_fen")
+    amounts = visits.column(column).to_pylist()
+    amounts[row] = -1
+    path = _files(tmp_path, persons, visits.set_column(column, "inscp_scp_amt_fen", pa.array(amounts, pa.int64())))
+    visit_id = visits.column("visit_id")[row].as_py()
+    with pytest.raises(TableError, match=rf"negative amount in row {row} \({visit_id}\)"):
+        engine.settle_files(path, tmp_path / "results.parquet", pass_size=4_000)
+    assert not (tmp_path / "results.parquet").exists()

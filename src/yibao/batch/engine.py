@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from yibao import vocabulary as V
 from yibao.batch import kernel, plans, tables
 from yibao.batch.tables import TableError
 from yibao.errors import YibaoError
@@ -38,6 +39,9 @@ from yibao.engine.rules import Rules
 CHUNK = 2_000_000  # visits per kernel call at most (the progress bar's step)
 MIN_CHUNK = 100_000  # fewer visits than this a thread are settled on one thread
 SLICE = 1 << 20  # result rows assembled (and written, as a row group) at a time
+#: Visits settled in one pass at most, when a file's visits come grouped by person (see
+#: :func:`settle_files`): memory for a pass is about 300 bytes a visit, so about 1.2 GiB
+PASS = 4_000_000
 _EPOCH = dt.date(1970, 1, 1)
 
 
@@ -78,12 +82,19 @@ def settle_tables(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = 
 
 
 def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *, overlays: Sequence[str] = (),
-           policies: Mapping[str, CityPolicy] | None = None, progress: bool = False, threads: int | None = None,
-           sink: Callable[[pa.Table], None] | None = None) -> Settled:
+           policies: Mapping[str, CityPolicy] | None = None, progress: bool | Callable[[int], None] = False,
+           threads: int | None = None, sink: Callable[[pa.Table], None] | None = None, book: plans.Book | None = None,
+           first_row: int = 0, seen_ids: tables.SeenIds | None = None) -> Settled:
     """Settle ``visits`` of ``persons`` with their plans and timings; the kernel runs on
     ``threads`` threads (default: one a processor). ``sink``, if given, receives the
     results in slices of rows, in order, as they are assembled (a writer can start early),
-    and they are not kept: memory stays at a slice's."""
+    and they are not kept: memory stays at a slice's.
+
+    A batch settled in passes (:func:`settle_files` on a large file) gives every pass the
+    same ``book`` (its plans and policies), the pass's ``first_row`` in the whole table
+    (errors name rows by it) and ``seen_ids``, where the visit ids are gathered to be
+    checked once for repeats at the end, instead of in each pass. ``progress`` is then a
+    function told how many visits were settled."""
     import time
 
     clock = {"start": time.perf_counter()}
@@ -94,17 +105,22 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
         clock["_last"] = now
 
     persons = tables.validate(persons, tables.PERSONS, "persons", "person_id")
-    visits = tables.validate(visits, tables.VISITS, "visits", "visit_id", unique=False)
+    visits = tables.validate(visits, tables.VISITS, "visits", "visit_id", unique=False, first_row=first_row)
     n = visits.num_rows
     with ThreadPoolExecutor(1) as pool:  # the visit ids checked on a second core while the persons are looked up
-        unique = pool.submit(tables.check_unique, visits, "visits", "visit_id")
+        if seen_ids is None:
+            unique = pool.submit(tables.check_unique, visits, "visits", "visit_id")
+        else:
+            unique = pool.submit(seen_ids.add, visits.column("visit_id"))
         try:
-            pidx = _person_index(visits, persons)
+            pidx = _person_index(visits, persons, first_row)
         finally:
             unique.result()  # a repeated visit id is the error to tell first
     person_city_codes, person_city_values = _encode(persons, ("city",))
     city_names = sorted(v for v in person_city_values["city"] if v is not None)
-    policies = dict(policies) if policies is not None else policies_for(city_names, overlays)
+    if book is None:
+        book = plans.Book(dict(policies) if policies is not None else policies_for(city_names, overlays))
+    policies = book.policies
     lap("validate")
 
     days = _days(visits.column("date"))
@@ -160,7 +176,9 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
         _recode(person_codes["flags"], person_values["flags"], mine,
                 lambda v: None if v is None else "+".join(f for f in v.split("+") if f in keep))
         if not by_filed[name]:  # (a `by_filed` city sees the disease among the filed set)
-            classes = plans.disease_classes(policies[name], [d for d in visit_values["disease"] if d is not None])
+            # each class stands for its first disease of the whole vocabulary, whichever of
+            # them this table has: the same plan for the same class in every pass of a file
+            classes = plans.disease_classes(policies[name], sorted(set(V.DISEASES).union(d for d in visit_values["disease"] if d is not None)))
             _recode(visit_codes["disease"], visit_values["disease"], theirs, lambda d: None if d is None else classes[d])
     sex = person_codes["sex"][pidx]
     sex_null = len(person_values["sex"]) - 1
@@ -170,15 +188,11 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
             sex[(city == c) & ~np.isin(visit_codes["kind"], sexed_kinds)] = sex_null
     person_key = _combine([person_codes[k] for k in person_cols])[0].astype(np.int32)
     parts = [person_key[pidx], sex] + [visit_codes[k] for k in visit_cols] + [use_account, filed, epoch, band]
-    profile_of, first_row = _combine(parts)
+    profile_of, first_row_of = _combine(parts)
     lap("profiles")
 
-    counters = plans.Counters()
-    errors: list[str] = []
-    compilers = {name: plans.Compiler(policies[name], counters, errors) for name in city_names}
-    rows: list[dict[str, np.ndarray]] = []
-    described: list[dict[str, Any]] = []
-    for r in first_row:
+    numbers = np.empty(len(first_row_of) + 1, np.int32)  # each profile's plan in the book (and the refusing plan)
+    for j, r in enumerate(first_row_of):
         r = int(r)
         p = int(pidx[r])
         pf = {k: person_values[k][person_codes[k][p]] for k in person_cols}
@@ -197,16 +211,15 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
             kind=kind, level=vf["level"], location=vf["location"], route=vf["route"], transfer_from=vf["transfer_from"],
             disease=disease, procedure=_members(vf["procedure"]) or None, use_account=bool(use_account[r]),
         )
-        compiler = compilers[name]
-        k = compiler.compile(profile)
-        rows.append(compiler.rows[k])
-        described.append(compiler.descriptions[k])
-    if refused_rows:  # bills the catalogue cannot split: a plan that refuses, so the totals stay untouched
-        refusing = plans._empty_plan()
-        refusing["plan"][plans.P_ERR] = len(errors) + 1
-        rows.append(refusing)
+        numbers[j] = book.number(profile)
+    if refused_rows:  # visits refused before any rule: a plan that refuses, so the totals stay untouched
+        numbers[-1] = book.refusing()
         profile_of = profile_of.copy()
-        profile_of[list(refused_rows)] = len(rows) - 1
+        profile_of[list(refused_rows)] = len(numbers) - 1
+    else:
+        numbers = numbers[:-1]
+    plan_of = numbers[profile_of]  # each visit's plan in the book
+    rows = [book.rows[k] for k in numbers]
     packed, distinct = plans.pack(rows)
     # the facts' codes are done with: their memory serves the kernel's outputs next
     del person_codes, visit_codes, person_key, parts, sex, use_account, filed, epoch, band, city
@@ -220,14 +233,14 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
     year = s_year if order is None else _year(days)
     s_split = [arrange(a) for a in split]
     acct_cur, acct_hist, bonus = (_ints(persons.column(c)) for c in ("account_current_fen", "account_history_fen", "ci_cap_bonus_fen"))
-    daily = np.array(counters.daily or [False], np.bool_)
+    daily = np.array(book.counters.daily or [False], np.bool_)
     # every output is written by the kernel; its pages are touched here, so that the kernel's
     # time is the pass's own (a fresh page's first touch is a fault, dear on a virtual machine)
     out = np.empty((len(kernel.OUTPUTS), n), np.int64)
     out.fill(0)
     lap("sort")
     workers = max(1, min(threads or os.cpu_count() or 1, n // MIN_CHUNK or 1))
-    bar = _progress(n, progress)
+    bar = progress if callable(progress) else _progress(n, progress)
 
     def settle_chunk(bound: tuple[int, int]) -> int:
         lo, hi = bound
@@ -248,7 +261,8 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
         with ThreadPoolExecutor(workers) as pool:
             for done in pool.map(settle_chunk, bounds):
                 bar(done)
-    bar(None)
+    if not callable(progress):
+        bar(None)
     lap("kernel")
 
     if order is not None:
@@ -256,7 +270,7 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
         result[:, order] = out
         out = result
     pieces, totals = [], dict.fromkeys(TOTALS, 0)
-    for piece in _results(visits, persons, pidx, days, year, split, out, profile_of, errors, refused_rows):
+    for piece in _results(visits, persons, pidx, days, year, split, out, plan_of, book.errors, refused_rows):
         for name, value in tally(piece).items():
             totals[name] += value
         if sink is not None:
@@ -267,32 +281,149 @@ def settle(persons: pa.Table, visits: pa.Table, lines: pa.Table | None = None, *
     lap("results")
     clock.pop("_last", None)
     clock.pop("start", None)
-    return Settled(results, totals, described, list(counters.names), clock)
+    return Settled(results, totals, book.descriptions, list(book.counters.names), clock)
 
 
 def settle_files(visits_path: str | Path, out_path: str | Path, *, persons_path: str | Path | None = None,
-                 lines_path: str | Path | None = None, overlays: Sequence[str] = (), progress: bool = False) -> Settled:
-    """Parquet in, Parquet out; the plans go beside the results as ``<out>.plans.json``."""
+                 lines_path: str | Path | None = None, overlays: Sequence[str] = (), progress: bool = False,
+                 pass_size: int | None = None) -> Settled:
+    """Parquet in, Parquet out; the plans go beside the results as ``<out>.plans.json``.
+
+    A visits file of more than ``pass_size`` visits (default :data:`PASS`) whose visits come
+    grouped by person (each person's visits one after another, as a claims extract per
+    insured person has them) is settled in passes of about that many visits, each a set of
+    whole persons: memory stays that of a pass, however large the file. Otherwise — and
+    when bills are given as lines — the file is settled in one pass."""
+    import time
+
     visits_path = Path(visits_path)
     persons_path = Path(persons_path) if persons_path else visits_path.with_name("persons.parquet")
     if lines_path is None and visits_path.with_name("lines.parquet").exists():
         lines_path = visits_path.with_name("lines.parquet")
-    import time
-
-    t = time.perf_counter()
-    persons = _read(persons_path, "persons", DICTIONARY_COLUMNS[1:])
-    visits = _read(visits_path, "visits", DICTIONARY_COLUMNS)
-    lines = _read(Path(lines_path), "lines") if lines_path else None
-    read = time.perf_counter() - t
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    with _ResultWriter(out_path) as writer:
-        settled = settle(persons, visits, lines, overlays=overlays, progress=progress, sink=writer.write)
+    t = time.perf_counter()
+    persons = _read(persons_path, "persons", DICTIONARY_COLUMNS[1:])
+    read = time.perf_counter() - t
+    passes = None if lines_path else _passes(visits_path, persons, pass_size or PASS)
+    if passes is not None:
+        settled = _settle_in_passes(visits_path, persons, passes, out_path, overlays, progress)
+        settled.timings["read"] += read
+    else:
         t = time.perf_counter()
-    settled.timings = {"read": read, **settled.timings, "write": time.perf_counter() - t}
+        visits = _read(visits_path, "visits", DICTIONARY_COLUMNS)
+        lines = _read(Path(lines_path), "lines") if lines_path else None
+        read += time.perf_counter() - t
+        with _ResultWriter(out_path) as writer:
+            settled = settle(persons, visits, lines, overlays=overlays, progress=progress, sink=writer.write)
+            t = time.perf_counter()
+        settled.timings = {"read": read, **settled.timings, "write": time.perf_counter() - t}
     Path(f"{out_path}.plans.json").write_text(json.dumps({"counters": settled.counters, "plans": settled.plans},
                                                         ensure_ascii=False, indent=1), encoding="utf-8")
     return settled
+
+
+@dataclass
+class _Passes:
+    """Where a visits file grouped by person is cut into passes: ``cuts`` (row numbers,
+    from 0 to the number of visits), and each person's first row (``run_start``) and row in
+    the persons table (``person``), in the file's order."""
+
+    cuts: list[int]
+    run_start: np.ndarray
+    person: np.ndarray
+    seconds: float
+
+    def persons_of(self, lo: int, hi: int) -> np.ndarray:
+        """The persons-table rows of the persons whose visits are rows ``lo`` to ``hi``."""
+        return self.person[np.searchsorted(self.run_start, lo):np.searchsorted(self.run_start, hi)]
+
+
+def _passes(visits_path: Path, persons: pa.Table, size: int) -> _Passes | None:
+    """The passes for a file of more than ``size`` visits grouped by person; ``None`` for
+    one pass (a smaller file, visits not grouped, an unreadable file or an unknown person:
+    the one pass gives the errors, naming the rows)."""
+    import time
+
+    t = time.perf_counter()
+    try:
+        n = pq.ParquetFile(visits_path).metadata.num_rows
+        if n <= size:
+            return None
+        found = _look_up(pq.read_table(visits_path, columns=["person_id"], read_dictionary=["person_id"]).column("person_id"),
+                         persons)
+    except (FileNotFoundError, KeyError, pa.ArrowException, OSError):
+        return None
+    if found.null_count:
+        return None
+    pidx = np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int32)
+    run_start = np.flatnonzero(np.diff(pidx, prepend=-1))
+    person = pidx[run_start]
+    if np.bincount(person, minlength=1).max() > 1:  # a person's visits come in more than one run
+        return None
+    cuts = [0]
+    while n - cuts[-1] > size:
+        k = int(np.searchsorted(run_start, cuts[-1] + size))  # the first person starting at or after the target
+        if k == len(run_start):
+            break
+        cuts.append(int(run_start[k]))
+    cuts.append(n)
+    return _Passes(cuts, run_start, person, time.perf_counter() - t)
+
+
+def _settle_in_passes(visits_path: Path, persons: pa.Table, passes: _Passes, out_path: Path, overlays: Sequence[str],
+                      progress: bool) -> Settled:
+    """Settle a visits file grouped by person one pass at a time, into one results file:
+    the passes share one :class:`~yibao.batch.plans.Book` (a profile is compiled once), and
+    the visit ids are checked for repeats across the passes at the end."""
+    import time
+
+    persons = tables.validate(persons, tables.PERSONS, "persons", "person_id")  # whole, once; each pass sees its own persons
+    cities = sorted(v for v in _encode(persons, ("city",))[1]["city"] if v is not None)
+    book = plans.Book(policies_for(cities, overlays))
+    seen = tables.SeenIds()
+    bar = _progress(passes.cuts[-1], progress)
+    timings = {"read": 0.0, "passes": passes.seconds}
+    totals = dict.fromkeys(TOTALS, 0)
+    reader = _read_rows(visits_path, passes.cuts)
+    with _ResultWriter(out_path) as writer:
+        for lo, hi in zip(passes.cuts, passes.cuts[1:]):
+            t = time.perf_counter()
+            visits = next(reader)
+            timings["read"] += time.perf_counter() - t
+            settled = settle(persons.take(passes.persons_of(lo, hi)), visits, overlays=overlays, progress=bar,
+                             sink=writer.write, book=book, first_row=lo, seen_ids=seen)
+            for name, value in settled.totals.items():
+                totals[name] += value
+            for name, value in settled.timings.items():
+                timings[name] = timings.get(name, 0.0) + value
+            del visits, settled  # before the next pass is read
+        t = time.perf_counter()
+        seen.check("visits", "visit_id", lambda: pq.read_table(visits_path, columns=["visit_id"]).column("visit_id"))
+        timings["results"] += time.perf_counter() - t
+        t = time.perf_counter()
+    timings["write"] = time.perf_counter() - t
+    bar(None)
+    return Settled(None, totals, book.descriptions, list(book.counters.names), timings)
+
+
+def _read_rows(path: Path, cuts: list[int]) -> Iterator[pa.Table]:
+    """The visits file's rows ``cuts[k]`` to ``cuts[k + 1]``, one table after another, read
+    in the file's own batches (text columns dictionary-encoded, as :func:`_read` reads them)."""
+    file = pq.ParquetFile(path, read_dictionary=[c for c in DICTIONARY_COLUMNS if c in pq.read_schema(path).names])
+    batches = file.iter_batches(batch_size=SLICE)
+    pending: list[pa.RecordBatch] = []
+    have = 0
+    for lo, hi in zip(cuts, cuts[1:]):
+        while have < hi - lo:
+            batch = next(batches)
+            pending.append(batch)
+            have += batch.num_rows
+        table = pa.Table.from_batches(pending)
+        yield table.slice(0, hi - lo)
+        rest = table.slice(hi - lo)
+        pending, have = rest.to_batches(), rest.num_rows
+        del table, rest
 
 
 class _ResultWriter:
@@ -391,23 +522,29 @@ def _read(path: Path, what: str, dictionary: Sequence[str] = ()) -> pa.Table:
         raise TableError(f"{what}: {path} is not a readable Parquet file ({exc})") from None
 
 
-def _person_index(visits: pa.Table, persons: pa.Table) -> np.ndarray:
-    """Each visit's row in the persons table (a dictionary-encoded column is looked up once per person)."""
+def _person_index(visits: pa.Table, persons: pa.Table, first_row: int = 0) -> np.ndarray:
+    """Each visit's row in the persons table."""
+    found = _look_up(visits.column("person_id"), persons)
+    if found.null_count:
+        raise TableError(f"visits.person_id: not in the persons table in "
+                         f"{tables._rows(pc.is_null(found), visits.column('visit_id'), first_row=first_row)}")
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int32)
+
+
+def _look_up(person_ids: pa.ChunkedArray, persons: pa.Table) -> pa.ChunkedArray:
+    """Each person id's row in the persons table, null where it is not there (a
+    dictionary-encoded column is looked up once per distinct id of each chunk)."""
     known = persons.column("person_id").combine_chunks()
     if pa.types.is_dictionary(known.type):
         known = known.cast(pa.string())
-    chunks = visits.column("person_id").chunks
+    chunks = person_ids.chunks
     if chunks and all(pa.types.is_dictionary(c.type) for c in chunks):
         # every chunk's dictionary looked up in one pass (one hash table of the persons), then spread
         looked_up = pc.index_in(pa.concat_arrays([c.dictionary for c in chunks]), value_set=known)
         starts = np.cumsum([0] + [len(c.dictionary) for c in chunks])
-        found = pa.chunked_array([pc.take(looked_up.slice(int(starts[k]), len(c.dictionary)), c.indices)
-                                  for k, c in enumerate(chunks)], pa.int32())
-    else:
-        found = pc.index_in(visits.column("person_id"), value_set=known)
-    if found.null_count:
-        raise TableError(f"visits.person_id: not in the persons table in {tables._rows(pc.is_null(found), visits.column('visit_id'))}")
-    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int32)
+        return pa.chunked_array([pc.take(looked_up.slice(int(starts[k]), len(c.dictionary)), c.indices)
+                                 for k, c in enumerate(chunks)], pa.int32())
+    return pc.index_in(person_ids, value_set=known)
 
 
 def _residents_with_accounts(persons: pa.Table, pidx: np.ndarray) -> dict[int, str]:

@@ -22,7 +22,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -390,6 +390,50 @@ class Compiler:
             P[P_ACCT_SRC0], P[P_ACCT_SRC1] = order[0], order[1]
         except YibaoError as exc:  # read only when something remains for the account
             P[P_ACCT_ERR] = self.error_id(exc)
+
+
+class Book:
+    """The plans of one batch: each distinct profile compiled once, however many passes the
+    batch is settled in (a file too large for one pass is settled a slice of persons at a
+    time). A plan's number — the results' ``plan`` column, its place in the plans file —
+    is its place here, and the error texts and counters are shared by all the passes."""
+
+    def __init__(self, policies: Mapping[str, CityPolicy]):
+        self.policies = policies
+        self.counters = Counters()
+        self.errors: list[str] = []
+        self.rows: list[dict[str, np.ndarray]] = []
+        self.descriptions: list[dict[str, Any]] = []
+        self._compilers: dict[str, Compiler] = {}
+        self._numbers: dict[Profile, int] = {}
+        self._refusing: int | None = None
+
+    def number(self, profile: Profile) -> int:
+        """The plan of ``profile``, compiled the first time it is asked for."""
+        number = self._numbers.get(profile)
+        if number is None:
+            compiler = self._compilers.get(profile.city)
+            if compiler is None:
+                compiler = self._compilers[profile.city] = Compiler(self.policies[profile.city], self.counters, self.errors)
+            k = compiler.compile(profile)
+            number = self._numbers[profile] = self._add(compiler.rows[k], compiler.descriptions[k])
+        return number
+
+    def refusing(self) -> int:
+        """A plan that refuses every visit and touches no total: for a visit refused before
+        any rule applies (a bill the catalogue cannot split, a resident given an account),
+        whose own error says why."""
+        if self._refusing is None:
+            plan = _empty_plan()
+            self.errors.append("refused before any rule applies")
+            plan["plan"][P_ERR] = len(self.errors)
+            self._refusing = self._add(plan, {"refused": self.errors[-1]})
+        return self._refusing
+
+    def _add(self, row: dict[str, np.ndarray], described: dict[str, Any]) -> int:
+        self.rows.append(row)
+        self.descriptions.append(described)
+        return len(self.rows) - 1
 
 
 # ---------------------------------------------------------------------- packing

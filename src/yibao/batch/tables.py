@@ -16,6 +16,7 @@ results   one row per visit: the settlement, in the national ``setlinfo`` amount
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import pyarrow as pa
 
@@ -113,27 +114,30 @@ class TableError(YibaoError, ValueError):
     """A claim table that cannot be settled as given; the message names the rows."""
 
 
-def _rows(mask, ids: pa.Array | pa.ChunkedArray | None, limit: int = 5) -> str:
-    """"row 3 (V0003), row 9 (V0009) and 12 more" for a boolean mask."""
+def _rows(mask, ids: pa.Array | pa.ChunkedArray | None, limit: int = 5, first_row: int = 0) -> str:
+    """"row 3 (V0003), row 9 (V0009) and 12 more" for a boolean mask (of a table whose first
+    row is ``first_row`` of the whole)."""
     import numpy as np
 
     if isinstance(mask, (pa.Array, pa.ChunkedArray)):
         mask = mask.to_numpy(zero_copy_only=False) if isinstance(mask, pa.Array) else mask.combine_chunks().to_numpy(zero_copy_only=False)
     where = np.flatnonzero(np.asarray(mask))
-    shown = ", ".join(f"row {i}" + (f" ({ids[i].as_py()})" if ids is not None else "") for i in where[:limit])
+    shown = ", ".join(f"row {first_row + i}" + (f" ({ids[i].as_py()})" if ids is not None else "") for i in where[:limit])
     more = f" and {len(where) - limit} more" if len(where) > limit else ""
     return shown + more
 
 
 def validate(table: pa.Table, columns: tuple[Column, ...], what: str, id_column: str | None = None, *,
-             unique: bool = True) -> pa.Table:
+             unique: bool = True, first_row: int = 0) -> pa.Table:
     """Check names, types, required values and vocabularies; return the table with its
     columns in the documented order and types. Raises :class:`TableError`. Bad rows are
     named by ``id_column``, which must be unique (unless ``unique`` is false: the caller
     checks it with :func:`check_unique`).
 
     A string column may come dictionary-encoded (as Parquet readers give it with
-    ``read_dictionary``); it is kept so, and its vocabulary is checked on the dictionary."""
+    ``read_dictionary``); it is kept so, and its vocabulary is checked on the dictionary.
+    ``first_row`` is the table's first row in the whole, when it is a slice of a larger one
+    (errors count rows in the whole)."""
     import pyarrow.compute as pc
 
     names = set(table.column_names)
@@ -141,6 +145,10 @@ def validate(table: pa.Table, columns: tuple[Column, ...], what: str, id_column:
     if missing:
         raise TableError(f"{what}: missing column(s) {', '.join(missing)}")
     ids = table.column(id_column) if id_column else None
+
+    def rows(mask) -> str:
+        return _rows(mask, ids, first_row=first_row)
+
     out, fields = [], []
     for c in columns:
         col = table.column(c.name)
@@ -151,22 +159,22 @@ def validate(table: pa.Table, columns: tuple[Column, ...], what: str, id_column:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise TableError(f"{what}.{c.name}: expected {c.type}, found {table.column(c.name).type} ({exc})") from None
         if c.required and col.null_count:
-            raise TableError(f"{what}.{c.name} is required but empty in {_rows(pc.is_null(col), ids)}")
+            raise TableError(f"{what}.{c.name} is required but empty in {rows(pc.is_null(col))}")
         vocabulary = c.allowed if c.allowed is not None else None
         if vocabulary is not None or c.members is not None:
             values = _distinct(col, encoded)
             if vocabulary is not None:
                 wrong = [v for v in values if v is not None and str(v) not in vocabulary]
                 if wrong:
-                    rows = pc.equal(col.cast(pa.string()), str(wrong[0]))
+                    bad = pc.equal(col.cast(pa.string()), str(wrong[0]))
                     raise TableError(f"{what}.{c.name}: {str(wrong[0])!r} is not one of {', '.join(sorted(vocabulary))} "
-                                     f"in {_rows(pc.fill_null(rows, False), ids)}")
+                                     f"in {rows(pc.fill_null(bad, False))}")
             if c.members is not None:
-                _check_members(values, col, c, what, ids)
+                _check_members(values, col, c, what, rows)
         if c.type == MONEY:
             neg = pc.less(col, 0)
             if pc.any(neg).as_py():
-                raise TableError(f"{what}.{c.name}: negative amount in {_rows(neg, ids)}")
+                raise TableError(f"{what}.{c.name}: negative amount in {rows(neg)}")
         out.append(col)
         fields.append(pa.field(c.name, col.type, nullable=not c.required))
     result = pa.Table.from_arrays(out, schema=pa.schema(fields))
@@ -206,7 +214,27 @@ def first_duplicate(ids: pa.ChunkedArray) -> str | None:
     pass and sorts the hashes; only if two hashes are equal are the strings compared."""
     import numpy as np
 
-    from yibao.batch.kernel import repeated_hashes, string_hashes
+    from yibao.batch.kernel import repeated_hashes
+
+    same = np.flatnonzero(repeated_hashes(id_hashes(ids)))
+    if not len(same):
+        return None
+    if pa.types.is_dictionary(ids.type):
+        ids = ids.cast(pa.string())
+    seen: dict[str, int] = {}
+    for i in same:
+        value = ids[int(i)].as_py()
+        if value in seen:
+            return value
+        seen[value] = int(i)
+    return None
+
+
+def id_hashes(ids: pa.ChunkedArray):
+    """A 64-bit hash (FNV-1a) of each identifier, in a compiled pass over the strings' bytes."""
+    import numpy as np
+
+    from yibao.batch.kernel import string_hashes
 
     if pa.types.is_dictionary(ids.type):
         ids = ids.cast(pa.string())
@@ -217,20 +245,34 @@ def first_duplicate(ids: pa.ChunkedArray) -> str | None:
         offsets = np.frombuffer(offsets_buf, width)[chunk.offset:chunk.offset + len(chunk) + 1]
         data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
         parts.append(string_hashes(offsets, data))
-    hashes = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
-    same = np.flatnonzero(repeated_hashes(hashes))
-    if not len(same):
-        return None
-    seen: dict[str, int] = {}
-    for i in same:
-        value = ids[int(i)].as_py()
-        if value in seen:
-            return value
-        seen[value] = int(i)
-    return None
+    return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
 
 
-def _check_members(values: list, col, c: Column, what: str, ids) -> None:
+class SeenIds:
+    """The identifiers of a table read in slices, gathered as hashes (8 bytes each) so that
+    a repeat across slices is found at the end without keeping the strings."""
+
+    def __init__(self) -> None:
+        self._hashes: list[Any] = []
+
+    def add(self, ids: pa.ChunkedArray) -> None:
+        self._hashes.append(id_hashes(ids))
+
+    def check(self, what: str, id_column: str, read_all: Callable[[], pa.ChunkedArray]) -> None:
+        """Raise :class:`TableError` naming an identifier given twice. Only when two hashes
+        are equal are the identifiers read again (``read_all``) and compared."""
+        import numpy as np
+
+        from yibao.batch.kernel import repeated_hashes
+
+        if not self._hashes or not repeated_hashes(np.concatenate(self._hashes)).any():
+            return
+        duplicate = first_duplicate(read_all())
+        if duplicate is not None:
+            raise TableError(f"{what}.{id_column}: {duplicate!r} appears more than once")
+
+
+def _check_members(values: list, col, c: Column, what: str, rows: Callable[[Any], str]) -> None:
     import pyarrow.compute as pc
 
     for value in values:
@@ -242,7 +284,7 @@ def _check_members(values: list, col, c: Column, what: str, ids) -> None:
             bad = pc.fill_null(pc.equal(col.cast(pa.string()), value), False)
             problem = f"{unknown[0]!r} is not one of {', '.join(sorted(c.members))}" if unknown else \
                 f"{value!r} must list its members once each, sorted"
-            raise TableError(f"{what}.{c.name}: {problem} in {_rows(bad, ids)}")
+            raise TableError(f"{what}.{c.name}: {problem} in {rows(bad)}")
 
 
 if __name__ == "__main__":  # pragma: no cover - regenerates docs/batch/tables.md's tables

@@ -35,6 +35,9 @@ def register(sub: Any) -> None:
                    help="compiled (default): the vectorised engine; reference: the per-visit engine (slow, for checks); "
                         "spark: the compiled engine on Apache Spark (see docs/batch/spark.md)")
     s.add_argument("--spark-master", default="local[2]", metavar="URL", help="with --engine spark (default local[2])")
+    s.add_argument("--pass-size", type=_positive, metavar="N",
+                   help="compiled engine: visits grouped by person are settled in passes of about N visits, "
+                        "so memory stays that of a pass (default 4,000,000: about 1.5 GiB)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(run=run_settle)
 
@@ -43,6 +46,16 @@ def register(sub: Any) -> None:
     c.add_argument("cases", nargs="+", help="case JSON files")
     c.add_argument("--out", required=True, metavar="DIR")
     c.set_defaults(run=run_convert)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
 
 
 def run_settle(args: argparse.Namespace) -> int:
@@ -61,7 +74,7 @@ def run_settle(args: argparse.Namespace) -> int:
 
         keep_freed_memory()
         settled = engine.settle_files(args.visits, args.out, persons_path=args.persons, lines_path=args.lines,
-                                      overlays=args.overlay, progress=not args.quiet)
+                                      overlays=args.overlay, progress=not args.quiet, pass_size=args.pass_size)
         summary = settled.summary
     else:
         summary = engine.summary(_reference(args))
