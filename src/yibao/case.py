@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Any, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -41,7 +42,16 @@ Ratio = Annotated[Decimal, BeforeValidator(_parse_ratio)]
 def _date(raw: object) -> dt.date:
     if isinstance(raw, dt.date):
         return raw
-    if not isinstance(raw, str) or len(raw) != 10:
+    if isinstance(raw, str):
+        return _date_text(raw)
+    raise ValueError(f"{raw!r} is not a date YYYY-MM-DD")
+
+
+@lru_cache(maxsize=4096)
+def _date_text(raw: str) -> dt.date:
+    """A date written as text, remembered like :func:`yibao.money.parse_amount`'s amounts (a
+    history repeats its dates; a ``date`` is immutable). A refused text raises each time."""
+    if len(raw) != 10:
         raise ValueError(f"{raw!r} is not a date YYYY-MM-DD")
     try:
         day = dt.date.fromisoformat(raw)

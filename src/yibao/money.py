@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 ZERO = Decimal("0")
 FEN = Decimal("0.01")
@@ -38,8 +39,24 @@ def parse_amount(raw: object) -> Decimal:
 
     Raises ``ValueError`` with a reader-facing reason.
     """
-    if type(raw) is str and _PLAIN_AMOUNT.fullmatch(raw):  # the common case, decided at once
+    if type(raw) is str:
+        return _parse_text(raw)
+    return _parse_value(raw)
+
+
+@lru_cache(maxsize=4096)
+def _parse_text(raw: str) -> Decimal:
+    """An amount written as text, remembered: the same few texts come back again and again (a
+    person's history repeats one contribution base and amount for every month; a bill, its
+    prices), and the answer depends on the text alone — a ``Decimal`` is immutable, so every
+    caller may share it. A refused text raises each time (an exception is not remembered)."""
+    if _PLAIN_AMOUNT.fullmatch(raw):  # the common case, decided at once
         return Decimal(raw).quantize(FEN)
+    return _parse_value(raw)
+
+
+def _parse_value(raw: object) -> Decimal:
+    """Every form :func:`parse_amount` accepts, checked one by one."""
     if isinstance(raw, bool) or raw is None:
         raise ValueError(f"{raw!r} is not an amount")
     if isinstance(raw, float):  # never reached when JSON is parsed with parse_float=Decimal

@@ -88,3 +88,63 @@ def test_writes_are_the_sessions_and_fail_as_it_does(database_url, visit):
         statements.queue(hot.INSERT_NONCE, nonce)
         statements.commit()
     db.dispose()
+
+
+def test_the_settled_lines_are_marked_in_one_statement_by_id(database_url, visit):
+    """``MARK_LINES`` takes the ids as one list: those lines get the ``setl_id``, no other line does."""
+    p, mdtrt_id = visit
+    db = Database(database_url)
+    with db.sessions() as session:
+        setl_id = session.scalars(select(m.Settlement.setl_id).where(m.Settlement.psn_no == p.psn_no)).one()
+        statements = Statements(session)
+        lines = hot.read_settlement(statements, p.psn_no, mdtrt_id, lock=True).lines
+        assert len(lines) == 2
+        statements.queue(hot.MARK_LINES, {"line_ids": [lines[0].id], "setl_id": setl_id})
+        statements.send()
+        marked = dict(session.execute(select(m.FeeLine.id, m.FeeLine.setl_id).where(m.FeeLine.mdtrt_id == mdtrt_id)).all())
+        assert marked == {lines[0].id: setl_id, lines[1].id: None}
+        statements.queue(hot.MARK_LINES, {"line_ids": [line.id for line in lines], "setl_id": setl_id})
+        statements.send()
+        marked = dict(session.execute(select(m.FeeLine.id, m.FeeLine.setl_id).where(m.FeeLine.mdtrt_id == mdtrt_id)).all())
+        assert marked == {lines[0].id: setl_id, lines[1].id: setl_id}
+        session.rollback()
+    db.dispose()
+
+
+def test_amount_date_and_month_texts_are_remembered_and_refusals_repeated():
+    """The history parse remembers what a text parses to (the same immutable value for every
+    caller); a refused text is refused every time, with its reason."""
+    from yibao.case import _date
+    from yibao.lifecycle.history import Contribution
+    from yibao.money import parse_amount
+
+    assert parse_amount("800.00") is parse_amount("800.00") == Decimal("800.00")
+    assert parse_amount(" 800.5 ") == Decimal("800.50")  # the other forms, as before
+    for _ in range(2):
+        with pytest.raises(ValueError, match="more than two decimals"):
+            parse_amount("800.005")
+        with pytest.raises(ValueError, match="not an amount"):
+            parse_amount(True)
+        with pytest.raises(ValueError, match="not a date"):
+            _date("2026-02-30")
+        with pytest.raises(ValueError, match="not a date"):
+            _date(20260215)
+        with pytest.raises(ValueError, match="not a month"):
+            Contribution.model_validate({"month": "2026-13", "paid": "0"})
+    assert _date("2026-02-15") is _date("2026-02-15") == dt.date(2026, 2, 15)
+    assert Contribution.model_validate({"month": "2026-02", "paid": "800.00", "paid_date": "2026-02-15"}).paid == Decimal("800.00")
+
+
+def test_a_server_process_freezes_its_heap_and_collects_young_objects_less_often():
+    import gc
+
+    from yibao.service.app import settle_heap
+
+    threshold = gc.get_threshold()
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (10_000, *threshold[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -127,11 +128,7 @@ class Contribution(_Strict):
     @field_validator("month")
     @classmethod
     def _month(cls, value: str) -> str:
-        try:
-            dt.date.fromisoformat(value + "-01")
-        except ValueError:
-            raise ValueError(f"{value!r} is not a month YYYY-MM") from None
-        if len(value) != 7:
+        if not _is_month(value):
             raise ValueError(f"{value!r} is not a month YYYY-MM")
         return value
 
@@ -149,6 +146,17 @@ class Contribution(_Strict):
     def settled(self) -> bool:
         """Paid in full (or nothing was due)."""
         return self.paid > 0 and (self.due is None or self.paid >= self.due)
+
+
+@lru_cache(maxsize=4096)
+def _is_month(value: str) -> bool:
+    """Whether ``value`` is a month ``YYYY-MM``; remembered, as a history names the same months
+    again and again (and every person's history the same recent ones)."""
+    try:
+        dt.date.fromisoformat(value + "-01")
+    except ValueError:
+        return False
+    return len(value) == 7
 
 
 class Event(_Strict):

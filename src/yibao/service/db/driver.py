@@ -25,6 +25,7 @@ Driver errors are raised as the SQLAlchemy exceptions a Session would raise
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 import select
 from collections import namedtuple
@@ -37,7 +38,7 @@ from sqlalchemy.sql import Executable
 
 Parameters = Mapping[str, Any]
 #: one statement's parameters, or a list of them (the statement runs once per item)
-Values = Union[Parameters, Sequence[Parameters]]
+Values = Union[Parameters, list[Parameters]]
 
 
 class Prepared:
@@ -76,45 +77,70 @@ def _numbered(sql: str) -> tuple[str, list[str]]:
 
 
 class _Compiled:
-    """One statement's SQL for one driver, with how its parameters are bound and its rows read."""
+    """One statement's SQL for one driver, with how its parameters are bound and its rows read.
+
+    Everything that does not change from one execution to the next is worked out here, once:
+    the parameters' order (taken with one ``itemgetter``), the positions whose column type
+    converts the value first, and — from the first result's column types — the row maker."""
 
     def __init__(self, statement: Executable, dialect: Dialect):
         compiled = statement.compile(dialect=dialect)
         if compiled.positiontup is None:  # psycopg's named placeholders: numbered for libpq
-            self.sql, self._order = _numbered(compiled.string)
+            self.sql, order = _numbered(compiled.string)
         else:
-            self.sql, self._order = compiled.string, list(compiled.positiontup)
+            self.sql, order = compiled.string, list(compiled.positiontup)
         self._dialect = dialect
         self._fixed = {name: value for name, value in compiled.params.items() if value is not None}
-        self._binds = [(name, processor) for name, bind in compiled.binds.items()
-                       if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+        processors = {name: processor for name, bind in compiled.binds.items()
+                      if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+        self.arity = len(order)
+        self._pick: Callable[[Parameters], tuple[Any, ...]] = (
+            operator.itemgetter(*order) if len(order) > 1 else _one(order[0]) if order else lambda _values: ())
+        self._processed = [(i, processors[name]) for i, name in enumerate(order) if name in processors]
         columns = list(getattr(statement, "selected_columns", ()))
         self._types = [column.type for column in columns]
         self._row = namedtuple("Row", [column.key for column in columns], rename=True) if columns else None  # type: ignore[misc]
-        self._readers: list[tuple[int, Callable[[Any], Any]]] | None = None  # from the first result's column types
+        self._maker: Callable[[Sequence[Any]], Any] | None = None  # from the first result's column types
 
     @property
     def returns_rows(self) -> bool:
         return self._row is not None
 
     def parameters(self, values: Parameters) -> tuple[Any, ...]:
-        bound = {**self._fixed, **values}
-        for name, processor in self._binds:
-            bound[name] = processor(bound[name])
-        return tuple(bound[name] for name in self._order)
+        """The values in the SQL's order, each as its column type binds it."""
+        if self._fixed:
+            values = {**self._fixed, **values}
+        bound = self._pick(values)
+        if not self._processed:
+            return bound
+        processed = list(bound)
+        for i, processor in self._processed:
+            processed[i] = processor(processed[i])
+        return tuple(processed)
 
-    def rows(self, raw: Sequence[Sequence[Any]], column_types: Sequence[Any]) -> list[Any]:
-        """Driver rows as named tuples, each value as the column's type reads it."""
-        if self._readers is None:
-            self._readers = [(i, reader) for i, (type_, code) in enumerate(zip(self._types, column_types))
-                             if (reader := type_.dialect_impl(self._dialect).result_processor(self._dialect, code))]
-        rows = []
-        for values in raw:
-            values = list(values)
-            for i, reader in self._readers:
-                values[i] = reader(values[i])
-            rows.append(self._row._make(values))
-        return rows
+    def maker(self, column_types: Callable[[], Sequence[Any]]) -> Callable[[Sequence[Any]], Any]:
+        """What turns one driver row into a named tuple, each value as the column's type reads
+        it (``column_types``: the driver's types of the result's columns, asked once)."""
+        if self._maker is None:
+            make = self._row._make  # type: ignore[union-attr]
+            readers = [(i, reader) for i, (type_, code) in enumerate(zip(self._types, column_types()))
+                       if (reader := type_.dialect_impl(self._dialect).result_processor(self._dialect, code))]
+            if not readers:
+                self._maker = make
+            else:
+                def read(values: Sequence[Any]) -> Any:
+                    values = list(values)
+                    for i, reader in readers:
+                        values[i] = reader(values[i])
+                    return make(values)
+
+                self._maker = read
+        return self._maker
+
+
+def _one(name: str) -> Callable[[Parameters], tuple[Any, ...]]:
+    """The one-value case of ``itemgetter``, which would return the value itself, not a tuple."""
+    return lambda values: (values[name],)
 
 
 #: one statement to run: compiled, the parameter tuples (one per execution)
@@ -132,8 +158,13 @@ class Statements:
         self._dbapi = self._connection.connection.driver_connection
         self._queued: list[tuple[Prepared, Values]] = []
         if self._dialect.name == "postgresql":
-            self._send: Callable[[_Batch, bool], list[Any]] = _Pipeline(
-                self._dbapi, self._connection.connection.info.setdefault("yibao.prepared", {})).run
+            # one per DBAPI connection: the pool clears ``info`` when it replaces the connection,
+            # and with it the statements prepared on the old one
+            info = self._connection.connection.info
+            pipeline = info.get("yibao.pipeline")
+            if pipeline is None:
+                pipeline = info["yibao.pipeline"] = _Pipeline(self._dbapi)
+            self._send: Callable[[_Batch, bool], list[Any]] = pipeline.run
         else:
             self._send = self._one_by_one
 
@@ -163,10 +194,13 @@ class Statements:
 
     def _run(self, reads: Sequence[tuple[Prepared, Parameters]], commit: bool = False) -> list[list[Any]]:
         batch: _Batch = []
+        dialect = self._dialect
         for statement, values in [*self._queued, *reads]:
-            compiled = statement.compiled(self._dialect)
-            many = values if not isinstance(values, Mapping) else [values]
-            batch.append((compiled, [compiled.parameters(v) for v in many]))
+            compiled = statement.compiled(dialect)
+            if type(values) is list:  # once per item (not isinstance(…, Mapping): that asks typing's ABCs, slowly)
+                batch.append((compiled, [compiled.parameters(v) for v in values]))
+            else:
+                batch.append((compiled, [compiled.parameters(values)]))
         self._queued = []
         try:
             return self._send(batch, commit)
@@ -180,7 +214,8 @@ class Statements:
         for compiled, parameters in batch:
             if compiled.returns_rows:
                 cursor.execute(compiled.sql, parameters[0])
-                results.append(compiled.rows(cursor.fetchall(), [column[1] for column in cursor.description]))
+                make = compiled.maker(lambda: [column[1] for column in cursor.description])
+                results.append([make(row) for row in cursor.fetchall()])
             elif parameters:
                 cursor.executemany(compiled.sql, parameters)
         return results
@@ -201,14 +236,17 @@ class _Pipeline:
     conversion and result bookkeeping each); here a statement is a prepared-statement call
     with parameters dumped as text by the connection's adapters, its rows loaded by them."""
 
-    def __init__(self, dbapi: Any, prepared: dict[str, bytes]):
+    def __init__(self, dbapi: Any):
         from psycopg import errors, pq
         from psycopg.adapt import PyFormat, Transformer
 
-        self._dbapi, self._pgconn, self._prepared = dbapi, dbapi.pgconn, prepared  # prepared: SQL → name, per connection
+        self._dbapi, self._pgconn = dbapi, dbapi.pgconn
+        self._prepared: dict[str, bytes] = {}  # SQL → the name it is prepared under on this connection
         self._errors, self._pq = errors, pq
-        self._transformer = Transformer(dbapi)
+        self._sync = pq.ExecStatus.PIPELINE_SYNC
+        self._transformer = Transformer(dbapi)  # the connection's adapters; one call at a time uses a connection
         self._text = PyFormat.TEXT
+        self._formats: dict[int, list[Any]] = {}  # parameter count → every parameter dumped as text
 
     def run(self, batch: _Batch, commit: bool) -> list[Any]:
         plan = self._plan(batch, commit)
@@ -225,7 +263,7 @@ class _Pipeline:
             pgconn.pipeline_sync()
             self._flush()
             answers = [self._result() for _ in plan]
-            while self._result().status != self._pq.ExecStatus.PIPELINE_SYNC:
+            while self._result().status != self._sync:
                 pass
         finally:
             pgconn.exit_pipeline_mode()
@@ -238,14 +276,18 @@ class _Pipeline:
         if not self._dbapi.autocommit and self._pgconn.transaction_status == self._pq.TransactionStatus.IDLE:
             plan.append(("command", self._begin()))  # psycopg's own implicit BEGIN, which this bypasses
         preparing: dict[str, bytes] = {}
+        dump = self._transformer.dump_sequence
         for compiled, parameters in batch:
             name = self._prepared.get(compiled.sql) or preparing.get(compiled.sql)
             if name is None:
                 name = preparing[compiled.sql] = f"yibao_{next(_names)}".encode()
                 plan.append(("prepare", (compiled.sql, name)))
+            kind = "rows" if compiled.returns_rows else "write"
+            formats = self._formats.get(compiled.arity)
+            if formats is None:
+                formats = self._formats[compiled.arity] = [self._text] * compiled.arity
             for values in parameters:
-                plan.append(("rows" if compiled.returns_rows else "write",
-                             (name, self._transformer.dump_sequence(values, [self._text] * len(values)), compiled)))
+                plan.append((kind, (name, dump(values, formats), compiled)))
         if commit:
             plan.append(("command", b"COMMIT"))
         return plan
@@ -293,8 +335,8 @@ class _Pipeline:
 
     def _rows(self, result: Any, compiled: _Compiled) -> list[Any]:
         self._transformer.set_pgresult(result)
-        raw = self._transformer.load_rows(0, result.ntuples, tuple)
-        return compiled.rows(raw, [result.ftype(i) for i in range(result.nfields)])
+        make = compiled.maker(lambda: [result.ftype(i) for i in range(result.nfields)])
+        return self._transformer.load_rows(0, result.ntuples, make)
 
 
 __all__ = ["Prepared", "Statements", "Parameters", "Values"]

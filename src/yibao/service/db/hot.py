@@ -8,8 +8,9 @@ A settlement (2207 / 2304) is two round trips on PostgreSQL (:mod:`.driver`):
    of every year, their enrolments and events. Each read runs after the lock is granted, so
    it sees what the previous settlement of the person committed;
 2. **writes** (queued by :func:`yibao.service.settlement.record`, the audit and the gateway):
-   the settlement row, its account entry, the running totals, the fee lines marked, the
-   visit's status, the audit row and the answer under its ``msgid``.
+   the settlement row, its account entry, the running totals, the fee lines marked (in one
+   statement, however many), the visit's status, the audit row and the answer under its
+   ``msgid``.
 
 The same statements serve the Session-based code paths (REST, reversal) through
 :meth:`Prepared.statement`, so each is written once for both dialects. The account and the
@@ -22,7 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Table, bindparam, cast, extract, func, insert, select, update
+from sqlalchemy import JSON, Integer, Table, any_, bindparam, cast, extract, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -32,8 +34,9 @@ from yibao.service.db.types import Money
 
 
 def _insert(table: Table, *skipped: str) -> Prepared:
-    """An INSERT naming every column but ``skipped`` (generated keys): the caller gives them all."""
-    return Prepared(insert(table).values({c.key: bindparam(c.key) for c in table.columns if c.key not in skipped}))
+    """An INSERT naming every column but ``skipped`` (generated keys): the caller gives them all.
+    Inline: a generated key is not sent back (``RETURNING``), as nothing here reads it."""
+    return Prepared(insert(table).inline().values({c.key: bindparam(c.key) for c in table.columns if c.key not in skipped}))
 
 
 _p, _v, _f, _a = m.Person.__table__, m.Visit.__table__, m.FeeLine.__table__, m.AccountEntry.__table__
@@ -90,7 +93,14 @@ INSERT_SETTLEMENT = _insert(m.Settlement.__table__, "reverses", "reversed_by")
 INSERT_ENTRY = _insert(_a, "id")
 INSERT_AUDIT = _insert(m.AuditRecord.__table__, "id")
 INSERT_MESSAGE = _insert(m.Message.__table__)
-MARK_LINE = Prepared(update(_f).where(_f.c.id == bindparam("line_id")).values(setl_id=bindparam("setl_id")))
+_mark_lines = update(_f).values(setl_id=bindparam("setl_id"))
+#: the settled fee lines (``line_ids``, a list) marked with their ``setl_id``, in one statement
+#: whatever their number: by id, so a line uploaded since the read is left alone
+MARK_LINES = Prepared({
+    "postgresql": _mark_lines.where(_f.c.id == any_(bindparam("line_ids", type_=ARRAY(Integer)))),
+    "sqlite": _mark_lines.where(_f.c.id.in_(select(
+        func.json_each(bindparam("line_ids", type_=JSON)).table_valued("value").c.value))),
+})
 SET_VISIT_STATUS = Prepared(update(_v).where(_v.c.mdtrt_id == bindparam("visit_id")).values(status=bindparam("status")))
 
 
