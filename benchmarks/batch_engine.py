@@ -59,7 +59,7 @@ from yibao.batch import engine
 from yibao.batch.memory import keep_freed_memory
 keep_freed_memory()
 visits, runs = Path(sys.argv[1]), int(sys.argv[2])
-persons = engine._read(visits.with_name('persons.parquet'), 'persons', engine.DICTIONARY_COLUMNS[1:])
+persons = engine._read(visits.with_name('persons.parquet'), 'persons', engine.DICTIONARY_COLUMNS)
 v = engine._read(visits, 'visits', engine.DICTIONARY_COLUMNS)
 best = min(engine.settle(persons, v, threads=1).timings["kernel"] for _ in range(runs))  # one thread: one core
 print(json.dumps({"claims": v.num_rows, "kernel": best}))
@@ -136,9 +136,12 @@ def main() -> int:
                   f"({run['faults']:,} page faults: first touches of memory)")
         if len(rows) > 1:
             base = rows[0][1]["seconds"] / rows[0][1]["claims"]
-            print("\ngrowth (time per claim relative to the smallest size):")
+            print("\ngrowth (time per claim relative to the smallest size, and to the size before):")
+            before = base
             for size, run in rows:
-                print(f"  {run['claims']:>12,} claims  {run['seconds']:7.2f} s  ×{(run['seconds'] / run['claims']) / base:.2f}")
+                per_claim = run["seconds"] / run["claims"]
+                print(f"  {run['claims']:>12,} claims  {run['seconds']:7.2f} s  ×{per_claim / base:.2f}  ×{per_claim / before:.2f}")
+                before = per_claim
         if args.reference:
             r = reference_ratio(work / f"{args.city}-{sizes[0]:g}M", args.reference)
             print(f"\nreference engine on {r['claims']:,} claims: {r['reference_s']:.2f} s "

@@ -351,3 +351,16 @@ def test_an_error_in_a_later_pass_names_the_row_in_the_whole_file(generated, tmp
     with pytest.raises(TableError, match=rf"negative amount in row {row} \({visit_id}\)"):
         engine.settle_files(path, tmp_path / "results.parquet", pass_size=4_000)
     assert not (tmp_path / "results.parquet").exists()
+
+
+def test_person_ids_are_looked_up_once_a_run_in_any_encoding():
+    """Runs of one person's visits may cross a chunk's end, and come plain or dictionary-encoded."""
+    persons = pa.table({"person_id": ["P1", "P2", "P3"]})
+    chunks = [["P2", "P2", "P1"], ["P1", "P3", "P2"]]
+    for encode in (False, True):
+        ids = pa.chunked_array([pa.array(c).dictionary_encode() if encode else pa.array(c) for c in chunks])
+        runs = engine._runs(ids, persons)
+        assert runs.start.tolist() == [0, 2, 4, 5]
+        assert runs.spread().tolist() == [1, 1, 0, 0, 2, 1]
+        assert not runs.unknown
+    assert engine._runs(pa.chunked_array([["P1", "P9", "P9"]]), persons).spread().tolist() == [0, -1, -1]

@@ -303,7 +303,7 @@ def settle_files(visits_path: str | Path, out_path: str | Path, *, persons_path:
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    persons = _read(persons_path, "persons", DICTIONARY_COLUMNS[1:])
+    persons = _read(persons_path, "persons", DICTIONARY_COLUMNS)
     read = time.perf_counter() - t
     passes = None if lines_path else _passes(visits_path, persons, pass_size or PASS)
     if passes is not None:
@@ -318,9 +318,16 @@ def settle_files(visits_path: str | Path, out_path: str | Path, *, persons_path:
             settled = settle(persons, visits, lines, overlays=overlays, progress=progress, sink=writer.write)
             t = time.perf_counter()
         settled.timings = {"read": read, **settled.timings, "write": time.perf_counter() - t}
-    Path(f"{out_path}.plans.json").write_text(json.dumps({"counters": settled.counters, "plans": settled.plans},
-                                                        ensure_ascii=False, indent=1), encoding="utf-8")
+    _write_plans(Path(f"{out_path}.plans.json"), settled.counters, settled.plans)
     return settled
+
+
+def _write_plans(path: Path, counters: list[str], described: list[dict[str, Any]]) -> None:
+    """The plans file: JSON with a plan a line (each line written by the C encoder, which an
+    indented dump does not use: a large batch has thousands of plans)."""
+    plans_text = ",\n".join(json.dumps(plan, ensure_ascii=False) for plan in described)
+    path.write_text(f'{{"counters": {json.dumps(counters, ensure_ascii=False)},\n"plans": [\n{plans_text}\n]}}\n',
+                    encoding="utf-8")
 
 
 @dataclass
@@ -350,16 +357,11 @@ def _passes(visits_path: Path, persons: pa.Table, size: int) -> _Passes | None:
         n = pq.ParquetFile(visits_path).metadata.num_rows
         if n <= size:
             return None
-        found = _look_up(pq.read_table(visits_path, columns=["person_id"], read_dictionary=["person_id"]).column("person_id"),
-                         persons)
+        runs = _runs(pq.read_table(visits_path, columns=["person_id"]).column("person_id"), persons)
     except (FileNotFoundError, KeyError, pa.ArrowException, OSError):
         return None
-    if found.null_count:
-        return None
-    pidx = np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int32)
-    run_start = np.flatnonzero(np.diff(pidx, prepend=-1))
-    person = pidx[run_start]
-    if np.bincount(person, minlength=1).max() > 1:  # a person's visits come in more than one run
+    run_start, person = runs.start, runs.person
+    if runs.unknown or np.bincount(person, minlength=1).max() > 1:  # an unknown person; a person's visits in two runs
         return None
     cuts = [0]
     while n - cuts[-1] > size:
@@ -399,9 +401,11 @@ def _settle_in_passes(visits_path: Path, persons: pa.Table, passes: _Passes, out
                 timings[name] = timings.get(name, 0.0) + value
             del visits, settled  # before the next pass is read
         t = time.perf_counter()
-        seen.check("visits", "visit_id", lambda: pq.read_table(visits_path, columns=["visit_id"]).column("visit_id"))
-        timings["results"] += time.perf_counter() - t
-        t = time.perf_counter()
+        with ThreadPoolExecutor(1) as pool:  # the visit ids checked while the writer finishes
+            checking = pool.submit(seen.check, "visits", "visit_id",
+                                   lambda: pq.read_table(visits_path, columns=["visit_id"]).column("visit_id"))
+            writer.drain()
+            checking.result()  # inside the writer's block: a repeated id removes the results file
     timings["write"] = time.perf_counter() - t
     bar(None)
     return Settled(None, totals, book.descriptions, list(book.counters.names), timings)
@@ -444,6 +448,11 @@ class _ResultWriter:
         while len(self.pending) >= self.PENDING:
             self.pending.pop(0).result()
         self.pending.append(self.pool.submit(self._write, piece))
+
+    def drain(self) -> None:
+        """Wait until every slice given is written (a writing error is raised here)."""
+        while self.pending:
+            self.pending.pop(0).result()
 
     def _write(self, piece: pa.Table) -> None:
         if pa.types.is_dictionary(piece.schema.field("person_id").type):  # a million-value dictionary only slows the writer
@@ -507,8 +516,9 @@ def _summary_of(totals: dict[str, int]) -> dict[str, Any]:
 # ---------------------------------------------------------------------- steps
 
 
-#: Text columns read dictionary-encoded: few distinct values each (person_id: ~10 visits each).
-DICTIONARY_COLUMNS = ("person_id", "city", "scheme", "category", "sex", "assistance", "flags", "chronic_filings", "special_filings",
+#: Text columns read dictionary-encoded: few distinct values each. (Not ``person_id``: a
+#: person has a few visits, and a Parquet writer stores so many distinct values plain.)
+DICTIONARY_COLUMNS = ("city", "scheme", "category", "sex", "assistance", "flags", "chronic_filings", "special_filings",
                       "kind", "level", "location", "route", "transfer_from", "disease", "procedure")
 
 
@@ -524,27 +534,53 @@ def _read(path: Path, what: str, dictionary: Sequence[str] = ()) -> pa.Table:
 
 def _person_index(visits: pa.Table, persons: pa.Table, first_row: int = 0) -> np.ndarray:
     """Each visit's row in the persons table."""
-    found = _look_up(visits.column("person_id"), persons)
-    if found.null_count:
+    runs = _runs(visits.column("person_id"), persons)
+    pidx = runs.spread()
+    if runs.unknown:
         raise TableError(f"visits.person_id: not in the persons table in "
-                         f"{tables._rows(pc.is_null(found), visits.column('visit_id'), first_row=first_row)}")
-    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int32)
+                         f"{tables._rows(pidx < 0, visits.column('visit_id'), first_row=first_row)}")
+    return pidx
 
 
-def _look_up(person_ids: pa.ChunkedArray, persons: pa.Table) -> pa.ChunkedArray:
-    """Each person id's row in the persons table, null where it is not there (a
-    dictionary-encoded column is looked up once per distinct id of each chunk)."""
+@dataclass
+class _Runs:
+    """A person id column as runs of equal ids: where each run starts, and its person's row in
+    the persons table (−1: not there)."""
+
+    start: np.ndarray
+    person: np.ndarray
+    rows: int
+
+    @property
+    def unknown(self) -> bool:
+        return bool((self.person < 0).any())
+
+    def spread(self) -> np.ndarray:
+        """Each row's person (int32)."""
+        return np.repeat(self.person, np.diff(np.append(self.start, self.rows)))
+
+
+def _runs(person_ids: pa.ChunkedArray, persons: pa.Table) -> _Runs:
+    """The runs of ``person_ids``, each looked up once in the persons table: a claims table
+    usually has a person's visits together, so there are several times fewer runs than rows."""
+    starts, lo, last = [], 0, None
+    for chunk in person_ids.chunks:
+        if not len(chunk):
+            continue
+        ids = chunk.indices if pa.types.is_dictionary(chunk.type) else chunk  # (in a chunk, one index is one id)
+        same = np.empty(len(chunk), np.bool_)  # each id equal to the one before it (a null to nothing)
+        same[1:] = pc.fill_null(pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1)), False).to_numpy(zero_copy_only=False)
+        same[0] = last is not None and chunk[0].as_py() == last
+        last = chunk[len(chunk) - 1].as_py()
+        starts.append(lo + np.flatnonzero(~same))
+        lo += len(chunk)
+    start = np.concatenate(starts) if starts else np.zeros(0, np.int64)
     known = persons.column("person_id").combine_chunks()
     if pa.types.is_dictionary(known.type):
         known = known.cast(pa.string())
-    chunks = person_ids.chunks
-    if chunks and all(pa.types.is_dictionary(c.type) for c in chunks):
-        # every chunk's dictionary looked up in one pass (one hash table of the persons), then spread
-        looked_up = pc.index_in(pa.concat_arrays([c.dictionary for c in chunks]), value_set=known)
-        starts = np.cumsum([0] + [len(c.dictionary) for c in chunks])
-        return pa.chunked_array([pc.take(looked_up.slice(int(starts[k]), len(c.dictionary)), c.indices)
-                                 for k, c in enumerate(chunks)], pa.int32())
-    return pc.index_in(person_ids, value_set=known)
+    heads = person_ids.take(pa.array(start))
+    person = pc.fill_null(pc.index_in(heads, value_set=known), -1).to_numpy(zero_copy_only=False).astype(np.int32)
+    return _Runs(start, person, len(person_ids))
 
 
 def _residents_with_accounts(persons: pa.Table, pidx: np.ndarray) -> dict[int, str]:
