@@ -40,7 +40,7 @@ CHUNK = 2_000_000  # visits per kernel call at most (the progress bar's step)
 MIN_CHUNK = 100_000  # fewer visits than this a thread are settled on one thread
 SLICE = 1 << 20  # result rows assembled (and written, as a row group) at a time
 #: Visits settled in one pass at most, when a file's visits come grouped by person (see
-#: :func:`settle_files`): memory for a pass is about 300 bytes a visit, so about 1.2 GiB
+#: :func:`settle_files`): a pass's arrays take about 300 bytes a visit, about 1.2 GiB
 PASS = 4_000_000
 _EPOCH = dt.date(1970, 1, 1)
 
