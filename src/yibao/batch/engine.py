@@ -387,12 +387,12 @@ def _settle_in_passes(visits_path: Path, persons: pa.Table, passes: _Passes, out
     bar = _progress(passes.cuts[-1], progress)
     timings = {"read": 0.0, "passes": passes.seconds}
     totals = dict.fromkeys(TOTALS, 0)
-    reader = _read_rows(visits_path, passes.cuts)
+    reader = _prefetched(_read_rows(visits_path, passes.cuts))
     with _ResultWriter(out_path) as writer:
         for lo, hi in zip(passes.cuts, passes.cuts[1:]):
             t = time.perf_counter()
             visits = next(reader)
-            timings["read"] += time.perf_counter() - t
+            timings["read"] += time.perf_counter() - t  # (the wait for it: a pass is read while the one before is settled)
             settled = settle(persons.take(passes.persons_of(lo, hi)), visits, overlays=overlays, progress=bar,
                              sink=writer.write, book=book, first_row=lo, seen_ids=seen)
             for name, value in settled.totals.items():
@@ -409,6 +409,16 @@ def _settle_in_passes(visits_path: Path, persons: pa.Table, passes: _Passes, out
     timings["write"] = time.perf_counter() - t
     bar(None)
     return Settled(None, totals, book.descriptions, list(book.counters.names), timings)
+
+
+def _prefetched(items: Iterator[Any]) -> Iterator[Any]:
+    """The items, each next one made on a thread while the caller works on the one before
+    (reading and decoding Parquet mostly run outside the interpreter's lock)."""
+    with ThreadPoolExecutor(1) as pool:
+        coming = pool.submit(next, items, None)
+        while (item := coming.result()) is not None:
+            coming = pool.submit(next, items, None)
+            yield item
 
 
 def _read_rows(path: Path, cuts: list[int]) -> Iterator[pa.Table]:
