@@ -305,10 +305,11 @@ def settle_files(visits_path: str | Path, out_path: str | Path, *, persons_path:
     t = time.perf_counter()
     persons = _read(persons_path, "persons", DICTIONARY_COLUMNS)
     read = time.perf_counter() - t
+    t = time.perf_counter()
     passes = None if lines_path else _passes(visits_path, persons, pass_size or PASS)
     if passes is not None:
-        settled = _settle_in_passes(visits_path, persons, passes, out_path, overlays, progress)
-        settled.timings["read"] += read
+        timings = {"read": read, "passes": time.perf_counter() - t}
+        settled = _settle_in_passes(visits_path, persons, passes, out_path, overlays, progress, timings)
     else:
         t = time.perf_counter()
         visits = _read(visits_path, "visits", DICTIONARY_COLUMNS)
@@ -339,7 +340,6 @@ class _Passes:
     cuts: list[int]
     run_start: np.ndarray
     person: np.ndarray
-    seconds: float
 
     def persons_of(self, lo: int, hi: int) -> np.ndarray:
         """The persons-table rows of the persons whose visits are rows ``lo`` to ``hi``."""
@@ -350,9 +350,6 @@ def _passes(visits_path: Path, persons: pa.Table, size: int) -> _Passes | None:
     """The passes for a file of more than ``size`` visits grouped by person; ``None`` for
     one pass (a smaller file, visits not grouped, an unreadable file or an unknown person:
     the one pass gives the errors, naming the rows)."""
-    import time
-
-    t = time.perf_counter()
     try:
         n = pq.ParquetFile(visits_path).metadata.num_rows
         if n <= size:
@@ -370,14 +367,15 @@ def _passes(visits_path: Path, persons: pa.Table, size: int) -> _Passes | None:
             break
         cuts.append(int(run_start[k]))
     cuts.append(n)
-    return _Passes(cuts, run_start, person, time.perf_counter() - t)
+    return _Passes(cuts, run_start, person)
 
 
 def _settle_in_passes(visits_path: Path, persons: pa.Table, passes: _Passes, out_path: Path, overlays: Sequence[str],
-                      progress: bool) -> Settled:
+                      progress: bool, timings: dict[str, float]) -> Settled:
     """Settle a visits file grouped by person one pass at a time, into one results file:
     the passes share one :class:`~yibao.batch.plans.Book` (a profile is compiled once), and
-    the visit ids are checked for repeats across the passes at the end."""
+    the visit ids are checked for repeats across the passes at the end. Each step's time is
+    added to ``timings``."""
     import time
 
     persons = tables.validate(persons, tables.PERSONS, "persons", "person_id")  # whole, once; each pass sees its own persons
@@ -385,7 +383,6 @@ def _settle_in_passes(visits_path: Path, persons: pa.Table, passes: _Passes, out
     book = plans.Book(policies_for(cities, overlays))
     seen = tables.SeenIds()
     bar = _progress(passes.cuts[-1], progress)
-    timings = {"read": 0.0, "passes": passes.seconds}
     totals = dict.fromkeys(TOTALS, 0)
     reader = _prefetched(_read_rows(visits_path, passes.cuts))
     with _ResultWriter(out_path) as writer:
@@ -424,7 +421,7 @@ def _prefetched(items: Iterator[Any]) -> Iterator[Any]:
 def _read_rows(path: Path, cuts: list[int]) -> Iterator[pa.Table]:
     """The visits file's rows ``cuts[k]`` to ``cuts[k + 1]``, one table after another, read
     in the file's own batches (text columns dictionary-encoded, as :func:`_read` reads them)."""
-    file = pq.ParquetFile(path, read_dictionary=[c for c in DICTIONARY_COLUMNS if c in pq.read_schema(path).names])
+    file = pq.ParquetFile(path, read_dictionary=_present(path, DICTIONARY_COLUMNS))
     batches = file.iter_batches(batch_size=SLICE)
     pending: list[pa.RecordBatch] = []
     have = 0
@@ -534,12 +531,17 @@ DICTIONARY_COLUMNS = ("city", "scheme", "category", "sex", "assistance", "flags"
 
 def _read(path: Path, what: str, dictionary: Sequence[str] = ()) -> pa.Table:
     try:
-        names = set(pq.read_schema(path).names)
-        return pq.read_table(path, read_dictionary=[c for c in dictionary if c in names])
+        return pq.read_table(path, read_dictionary=_present(path, dictionary))
     except FileNotFoundError:
         raise TableError(f"{what}: no such file {path}") from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise TableError(f"{what}: {path} is not a readable Parquet file ({exc})") from None
+
+
+def _present(path: Path, columns: Sequence[str]) -> list[str]:
+    """Those of ``columns`` the Parquet file has (an optional column may be left out)."""
+    names = set(pq.read_schema(path).names)
+    return [c for c in columns if c in names]
 
 
 def _person_index(visits: pa.Table, persons: pa.Table, first_row: int = 0) -> np.ndarray:
