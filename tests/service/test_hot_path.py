@@ -7,8 +7,9 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from conftest import fresh_postgres
 from gateway_helpers import CONSULT, CT, Hospital, new_person
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from yibao.service import ledger
@@ -16,6 +17,7 @@ from yibao.service.db import hot
 from yibao.service.db import models as m
 from yibao.service.db.driver import Statements
 from yibao.service.db.engine import Database
+from yibao.service.db.migrate import upgrade
 
 
 def _values(row: object, model: type) -> dict:
@@ -148,3 +150,30 @@ def test_a_server_process_freezes_its_heap_and_collects_young_objects_less_often
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
+
+
+def test_json_columns_round_trip_as_the_standard_library_would_read_them(database_url):
+    """JSON columns are written and read by orjson: text, nesting and numbers come back as
+    written; keys that are not strings are stored as strings, as ``json.dumps`` stores them."""
+    db = Database(database_url)
+    detail = {"名字": "张三", "nested": [1, {"amount": "12.30"}, None, True], 3: "three"}
+    with db.transaction() as session:
+        session.add(m.AuditRecord(request_id="r-json", actor="a", role="agency", action="test", entity="json",
+                                  entity_id="1", detail=detail))
+    with db.sessions() as session:
+        stored = session.scalars(select(m.AuditRecord).where(m.AuditRecord.request_id == "r-json")).one()
+        assert stored.detail == {"名字": "张三", "nested": [1, {"amount": "12.30"}, None, True], "3": "three"}
+    db.dispose()
+
+
+def test_settlement_rows_are_stored_uncompressed_on_postgresql(postgres_server):
+    """Migration 0002: the tables whose rows carry a trace or an answer keep rows of up to a
+    page as they are (no pglz on every insert)."""
+    url = fresh_postgres(postgres_server)
+    upgrade(url)
+    db = Database(url)
+    with db.sessions() as session:
+        options = dict(session.execute(text(
+            "SELECT relname, reloptions FROM pg_class WHERE relname IN ('settlements', 'messages', 'audit_log')")).all())
+    db.dispose()
+    assert options == {table: ["toast_tuple_target=8160"] for table in ("settlements", "messages", "audit_log")}

@@ -19,8 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
+import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from yibao.service.audit import MaskingFilter
 from yibao.service.cache import Caches
@@ -45,10 +46,10 @@ class Service:
         self.gateway = Gateway(self.db, self.codes, settings, self.caches, self.policies)
         self.threads = ThreadPoolExecutor(settings.pool_size, thread_name_prefix="gateway")
 
-    async def answer(self, body: bytes, headers: dict[str, str]) -> JSONResponse:
-        """The gateway's answer to one call (``headers`` with lower-case names)."""
+    async def answer(self, body: bytes, headers: dict[str, str]) -> Response:
+        """The gateway's answer to one call (``headers`` with lower-case names), as UTF-8 JSON."""
         answer = await asyncio.get_running_loop().run_in_executor(self.threads, self.gateway.call, body, headers)
-        return JSONResponse(answer.body, status_code=answer.status)
+        return Response(orjson.dumps(answer.body), status_code=answer.status, media_type="application/json")
 
     def close(self) -> None:
         self.threads.shutdown()

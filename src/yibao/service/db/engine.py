@@ -13,13 +13,30 @@ import threading
 from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+#: JSON columns are written and read by orjson, several times faster than the standard
+#: library on the settlement path (a trace, a ``setldetail``, the stored answer, a person's
+#: history parts). Keys that are not strings are written as strings, as ``json.dumps`` does.
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def json_bytes(value: object) -> bytes:
+    """A JSON column's value as UTF-8 JSON (psycopg sends the bytes as they are)."""
+    return orjson.dumps(value, option=_JSON_OPTIONS)
+
+
+def json_text(value: object) -> str:
+    """A JSON column's value as text (SQLite stores JSON as text)."""
+    return orjson.dumps(value, option=_JSON_OPTIONS).decode()
 
 
 def make_engine(url: str, *, pool_size: int = 8) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               json_serializer=json_text, json_deserializer=orjson.loads)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn, _record):  # noqa: ANN001
@@ -43,7 +60,8 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
     # statement of its own: the settlement path prepares its own (db/driver.py), and psycopg
     # deallocates every prepared statement of a connection at each rollback once it has one.
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=600,
-                         connect_args={"prepare_threshold": None})
+                         connect_args={"prepare_threshold": None},
+                         json_serializer=json_bytes, json_deserializer=orjson.loads)
 
 
 class Database:
