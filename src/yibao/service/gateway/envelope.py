@@ -69,13 +69,19 @@ def parse_envelope(body: bytes) -> Envelope:
 _MSGID_TAIL = re.compile(r"^\d{14}\d+$")
 
 
+#: the national interface's datetime, ``yyyy-MM-dd HH:mm:ss`` exactly (ASCII digits only)
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", re.ASCII)
+
+
 def parse_datetime(value: Any, field: str) -> dt.datetime:
-    if not isinstance(value, str):
-        raise GatewayError(f"{field}: {value!r} is not a datetime yyyy-MM-dd HH:mm:ss")
-    try:
-        return dt.datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        raise GatewayError(f"{field}: {value!r} is not a datetime yyyy-MM-dd HH:mm:ss") from None
+    """A ``yyyy-MM-dd HH:mm:ss`` text as a datetime. The shape is checked first, so the ISO
+    parser (many times faster than ``strptime``) sees nothing but that shape."""
+    if isinstance(value, str) and _DATETIME.fullmatch(value):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise GatewayError(f"{field}: {value!r} is not a datetime yyyy-MM-dd HH:mm:ss")
 
 
 def response(envelope: Envelope | None, output: Any, *, received: dt.datetime, error: str | None = None) -> dict[str, Any]:
