@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from yibao.errors import CaseError
-from yibao.lifecycle.dates import add_months, first_of_month, month_of, natural_month
+from yibao.lifecycle.dates import add_months, natural_month
 from yibao.lifecycle.history import Contribution, Enrolment, History
 from yibao.lifecycle.policy_view import PolicyAt, Record
 from yibao.policy.loader import CityPolicy, load_city
@@ -320,16 +320,11 @@ def _arrears(history: History, e: Enrolment, day: dt.date, view: PolicyAt) -> _A
     if rule is None:
         return None
     clause = rule.clause
-    paid_on = _paid_dates(history, e)
-    months: list[dt.date] = []
-    m = first_of_month(e.start)
-    last = first_of_month(day)
-    while m < last:  # the month of `day` itself is not yet late
-        months.append(m)
-        m = add_months(m, 1)
+    # every month from the enrolment's to the one before ``day``'s (the month of ``day`` itself
+    # is not yet late), as month numbers: a history has hundreds of months and few are late
+    spells = _spells(_month_number(e.start), _month_number(day), _paid_dates(history))
     since: dt.date | None = None
     notes: list[str] = []
-    spells = _spells(months, paid_on)
     for first, length, cured in spells:
         result = _spell(first, length, cured, day, rule, view, history, e)
         if result is None:
@@ -342,24 +337,30 @@ def _arrears(history: History, e: Enrolment, day: dt.date, view: PolicyAt) -> _A
     return _ArrearsAnswer(True, "covered", clause, since=since, notes=tuple(notes))
 
 
-def _paid_dates(history: History, e: Enrolment) -> dict[dt.date, dt.date]:
-    """Month → the date it was paid in full (the latest payment for that month)."""
-    out: dict[dt.date, dt.date] = {}
-    for c in history.contributions_of("employee"):
-        if c.paid > 0 and c.paid_date is not None:
-            month = month_of(c.month)
+def _month_number(day: dt.date) -> int:
+    """The month of ``day`` counted from year 0 (consecutive months differ by one)."""
+    return day.year * 12 + day.month - 1
+
+
+def _paid_dates(history: History) -> dict[int, dt.date]:
+    """Month number → the date its employee contribution was paid (the latest payment for it)."""
+    out: dict[int, dt.date] = {}
+    for c in history.contributions:
+        if c.scheme == "employee" and c.paid > 0 and c.paid_date is not None:
+            month = int(c.month[:4]) * 12 + int(c.month[5:]) - 1
             out[month] = max(out.get(month, c.paid_date), c.paid_date)
     return out
 
 
-def _spells(months: list[dt.date], paid_on: dict[dt.date, dt.date]) -> list[tuple[dt.date, int, dt.date | None]]:
-    """Runs of months not paid by their month's end: (first month, length, date all were paid)."""
+def _spells(first: int, end: int, paid_on: dict[int, dt.date]) -> list[tuple[dt.date, int, dt.date | None]]:
+    """Runs of the months ``first`` … ``end`` − 1 not paid by their month's end: (first month,
+    length, date all were paid)."""
     spells: list[tuple[dt.date, int, dt.date | None]] = []
-    run: list[dt.date] = []
-    for m in months:
-        paid = paid_on.get(m)
-        if paid is None or paid > add_months(m, 1) - ONE_DAY:
-            run.append(m)
+    run: list[int] = []
+    for month in range(first, end):
+        paid = paid_on.get(month)
+        if paid is None or _month_number(paid) > month:  # unpaid, or paid after the month's last day
+            run.append(month)
         elif run:
             spells.append(_close(run, paid_on))
             run = []
@@ -368,10 +369,10 @@ def _spells(months: list[dt.date], paid_on: dict[dt.date, dt.date]) -> list[tupl
     return spells
 
 
-def _close(run: list[dt.date], paid_on: dict[dt.date, dt.date]) -> tuple[dt.date, int, dt.date | None]:
+def _close(run: list[int], paid_on: dict[int, dt.date]) -> tuple[dt.date, int, dt.date | None]:
     dates = [paid_on.get(m) for m in run]
     cured = None if any(d is None for d in dates) else max(d for d in dates if d is not None)
-    return run[0], len(run), cured
+    return dt.date(run[0] // 12, run[0] % 12 + 1, 1), len(run), cured
 
 
 def _spell(first: dt.date, length: int, cured: dt.date | None, day: dt.date, rule: Record, view: PolicyAt, history: History, e: Enrolment) -> _ArrearsAnswer | None:
