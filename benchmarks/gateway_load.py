@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/gateway_load.py                      # SQLite and PostgreSQL, 1 and 2 workers, 4 and 16 clients
     .venv/bin/python benchmarks/gateway_load.py --quick              # the same, briefly
     .venv/bin/python benchmarks/gateway_load.py --engines postgresql --workers 2 --clients 8
+    .venv/bin/python benchmarks/gateway_load.py --engines postgresql --workers 4 --gateway-threads 0 --clients 4
+    .venv/bin/python benchmarks/gateway_load.py --engines postgresql --workers 2,4 --gateway-threads pool,0 --repeat 3
     .venv/bin/python benchmarks/gateway_load.py --database postgresql://user@host/db --workers 2
     .venv/bin/python benchmarks/gateway_load.py --engines postgresql --profile   # where a 2207's time goes
 
@@ -249,8 +251,8 @@ class Server:
     """``yibao serve`` in its own process group; always stopped, workers included."""
 
     def __init__(self, url: str, workers: int, pool_size: int | None, log: Path,
-                 db_cpu: Callable[[], float | None] = lambda: None):
-        self.url, self.workers, self.port, self.log = url, workers, free_port(), log
+                 db_cpu: Callable[[], float | None] = lambda: None, threads: int | None = None):
+        self.url, self.workers, self.threads, self.port, self.log = url, workers, threads, free_port(), log
         self.db_cpu = db_cpu
         env = {**os.environ}
         env.pop("YIBAO_DATABASE_URL", None)
@@ -259,7 +261,8 @@ class Server:
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
                 [str(BIN / "yibao"), "serve", "--database", url, "--port", str(self.port), "--workers", str(workers),
-                 "--log-level", "warning"], stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                 "--log-level", "warning", *(["--gateway-threads", str(threads)] if threads is not None else [])],
+                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self.base = f"http://127.0.0.1:{self.port}"
 
     def wait(self, timeout: float = 90) -> None:
@@ -505,6 +508,7 @@ def split(items: list[Any], n: int) -> list[list[Any]]:
 class Result:
     engine: str
     workers: int
+    threads: int | None  # gateway threads per worker; None: the service's default
     clients: int
     prepare: Phase
     settle: Phase
@@ -550,13 +554,13 @@ async def drive_run(server: Server, persons: list[str], full_persons: list[str],
             base = len(persons)
             full = await run_phase("full flow 2201→2207", terminals,
                                    split([(base + i, p) for i, p in enumerate(full_persons)], clients), flow, server)
-        return Result(engine_of(server.url), server.workers, clients, prep, settled, full)
+        return Result(engine_of(server.url), server.workers, server.threads, clients, prep, settled, full)
     finally:
         await asyncio.gather(*(t.http.close() for t in terminals), return_exceptions=True)
 
 
-def one_run(args: argparse.Namespace, dbs: Databases, engine: str, workers: int, clients: int, run_no: int,
-            workdir: Path) -> tuple[Result, str]:
+def one_run(args: argparse.Namespace, dbs: Databases, engine: str, workers: int, threads: int | None, clients: int,
+            run_no: int, workdir: Path) -> tuple[Result, str]:
     url = dbs.new(engine)
     say(f"\n== {engine}, {workers} worker(s), {clients} clients — {safe_url(url)}")
     t0 = time.perf_counter()
@@ -571,7 +575,7 @@ def one_run(args: argparse.Namespace, dbs: Databases, engine: str, workers: int,
     certnos = [f"9{tag}{i:010d}" for i in range(total)]
     bulk_persons(url, psn_nos, certnos)
     say(f"  set-up: migrated, demo data, {total} persons bulk-inserted in {time.perf_counter() - t0:.1f} s")
-    server = Server(url, workers, args.pool_size, workdir / f"serve-{run_no}.log", dbs.cpu_seconds)
+    server = Server(url, workers, args.pool_size, workdir / f"serve-{run_no}.log", dbs.cpu_seconds, threads)
     try:
         server.wait()
         result = asyncio.run(drive_run(server, psn_nos[:settled], psn_nos[settled:], clients, args.client,
@@ -602,14 +606,33 @@ def _print_result(r: Result) -> None:
             f"p99 {f.pct(99):.1f} ms; errors {f.errors}")
 
 
+def _threads_text(threads: int | None) -> str:
+    return "pool" if threads is None else "loop" if threads == 0 else str(threads)
+
+
+def medians(results: list[Result]) -> str:
+    """Each configuration's median rate and p99 over its repeated runs (the host varies)."""
+    groups: dict[tuple[str, int, int | None, int], list[Result]] = defaultdict(list)
+    for r in results:
+        groups[(r.engine, r.workers, r.threads, r.clients)].append(r)
+    lines = ["median of repeated runs (rate, p99; every run's rate):"]
+    for (engine, workers, threads, clients), runs in groups.items():
+        rates = [r.settle.rate for r in runs]
+        p99s = [r.settle.pct(99) for r in runs]
+        lines.append(f"  {engine:<10} workers {workers}  threads {_threads_text(threads):<4}  clients {clients:<3}  "
+                     f"{statistics.median(rates):5.0f}/s  p99 {statistics.median(p99s):6.1f} ms   "
+                     f"({', '.join(f'{x:.0f}' for x in rates)})")
+    return "\n".join(lines)
+
+
 def table(results: list[Result]) -> str:
-    head = ("engine", "workers", "clients", "2207/s", "p50 ms", "p95 ms", "p99 ms", "errors", "srv CPU ms", "db CPU ms",
+    head = ("engine", "workers", "threads", "clients", "2207/s", "p50 ms", "p95 ms", "p99 ms", "errors", "srv CPU ms", "db CPU ms",
             "gen CPU ms", "flow/s", "flow p50", "flow p99")
     rows = []
     for r in results:
         s, f = r.settle, r.full
         n = max(s.count + s.errors, 1)
-        rows.append((r.engine, str(r.workers), str(r.clients), f"{s.rate:.0f}", f"{s.pct(50):.1f}", f"{s.pct(95):.1f}",
+        rows.append((r.engine, str(r.workers), _threads_text(r.threads), str(r.clients), f"{s.rate:.0f}", f"{s.pct(50):.1f}", f"{s.pct(95):.1f}",
                      f"{s.pct(99):.1f}", str(s.errors + (f.errors if f else 0) + r.prepare.errors),
                      f"{s.server_cpu / n * 1000:.2f}", f"{s.db_cpu / n * 1000:.2f}" if s.db_cpu is not None else "-",
                      f"{s.client_cpu / n * 1000:.2f}",
@@ -931,6 +954,18 @@ def _package(filename: str, name: str) -> str:
 # ---------------------------------------------------------------------- main
 
 
+def _threads(text_: str) -> list[int | None]:
+    values: list[int | None] = []
+    for x in (x.strip() for x in text_.split(",")):
+        if x == "pool":
+            values.append(None)
+        elif x.isdigit():
+            values.append(int(x))
+        else:
+            raise argparse.ArgumentTypeError(f"{x!r}: give pool or a whole number ≥ 0")
+    return values
+
+
 def _ints(text_: str) -> list[int]:
     try:
         values = [int(x) for x in text_.split(",") if x.strip()]
@@ -969,6 +1004,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--prepare", choices=("direct", "gateway"), default="direct",
                    help="open the visits to settle: one through the gateway, copied in the database for the others "
                         "(direct, default), or every one through 2201/2203/2204 (gateway; reports that rate too)")
+    p.add_argument("--gateway-threads", type=_threads, default=[None], metavar="LIST",
+                   help="gateway threads per worker to try, e.g. pool,0 (pool: the service's default, one per "
+                        "connection; 0: the event loop answers each call)")
+    p.add_argument("--repeat", type=lambda x: _ints(x)[0], default=1, metavar="K",
+                   help="run every configuration K times, in turn, and print the medians (default 1)")
     p.add_argument("--pool-size", type=int, default=None, help="YIBAO_POOL_SIZE for the server (default: the service's)")
     p.add_argument("--profile", action="store_true", help="after the load, profile 2207 in-process for each engine")
     p.add_argument("--profile-only", action="store_true", help="only the profile, no load runs")
@@ -995,11 +1035,13 @@ def main(argv: list[str] | None = None) -> int:
         run_no = 0
         if not args.profile_only:
             for engine in engines:
-                for workers in args.workers:
-                    for clients in args.clients:
-                        run_no += 1
-                        result, _ = one_run(args, dbs, engine, workers, clients, run_no, workdir)
-                        results.append(result)
+                for _ in range(args.repeat):  # round robin: each configuration sees the host's phases alike
+                    for workers in args.workers:
+                        for threads in args.gateway_threads:
+                            for clients in args.clients:
+                                run_no += 1
+                                result, _ = one_run(args, dbs, engine, workers, threads, clients, run_no, workdir)
+                                results.append(result)
         if args.profile or args.profile_only:
             for engine in engines:
                 profile(args, dbs, engine, workdir)
@@ -1014,6 +1056,8 @@ def main(argv: list[str] | None = None) -> int:
     if results:
         say("\n2207 outpatient settlements (one visit each, 3 fee lines), closed loop over loopback:\n")
         say(table(results))
+        if args.repeat > 1:
+            say("\n" + medians(results))
         say(f"\nload average after: {os.getloadavg()[0]:.2f}.  CPU ms: CPU time per 2207 of the server processes, "
             "of the embedded PostgreSQL (its processes), of this load generator.  flow: 2201+2203+2204+2207 per settlement.")
     return 0

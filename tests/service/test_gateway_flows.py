@@ -535,3 +535,43 @@ def test_rebuilt_running_totals_equal_the_stored_ones(client, app, database_url)
     with db.sessions() as s:
         report = compare_totals(s)
     assert [d[0] for d in report.differences] == [key]
+
+
+def test_a_worker_whose_event_loop_answers_the_gateway_settles_the_same(database_url):
+    """``gateway_threads`` 0: no thread pool, the event loop answers each call itself; the
+    settlement equals ``yibao settle`` as it does through the threads."""
+    app = create_app(Settings(database_url=database_url, gateway_threads=0))
+    assert app.state.service.threads is None
+    try:
+        with TestClient(app) as client:
+            hospital = Hospital(client, HZ_HOSPITAL)
+            p = new_person(database_url, "hangzhou")
+            visit = hospital.register(p, "2026-02-03 08:30:00")
+            hospital.visit_info(p, visit, "2026-02-03 08:30:00")
+            lines = [dict(sn=1, code=CONSULT, cnt=1, pric="25", when="2026-02-03 08:40:00"),
+                     dict(sn=2, code=CT, cnt=1, pric="400", when="2026-02-03 08:50:00")]
+            uploaded = hospital.upload(p, visit, lines)
+            settled = hospital.ok("2207", hospital.settle_input(p, visit, _total(uploaded)), p)
+        expected, _ = engine_run(p, case_visit("V1", "2026-02-03", "outpatient", "tertiary",
+                                               case_items(uploaded, [x["code"] for x in lines])))
+        assert_matches_engine(settled, expected[0])
+    finally:
+        app.state.service.db.dispose()
+
+
+def test_gateway_threads_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("YIBAO_GATEWAY_THREADS", "0")
+    assert Settings().gateway_threads == 0
+    monkeypatch.setenv("YIBAO_GATEWAY_THREADS", "")
+    assert Settings().gateway_threads is None
+
+
+@pytest.mark.parametrize("option", [["--gateway-threads", "-1"], ["--gateway-threads", "two"], ["--workers", "0"]])
+def test_serve_refuses_impossible_worker_and_thread_counts(option, capsys):
+    from yibao.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        code = main(["serve", "--database", "sqlite:///unused.db", *option])
+        raise SystemExit(code)
+    assert stopped.value.code == 2
+    assert option[0] in capsys.readouterr().err

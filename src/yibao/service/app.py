@@ -6,8 +6,9 @@ benchmark all run the same application on whichever database the URL names.
 The gateway's one endpoint carries nearly all the traffic, so :class:`GatewayFirst` answers
 it straight from ASGI, ahead of the framework's middleware, routing and request objects;
 FastAPI keeps the route, which documents it in ``/docs`` and answers the same way. A call
-runs in the service's thread pool (as many threads as database connections per process):
-the gateway is synchronous code that waits on the database.
+runs in the service's thread pool (as many threads as database connections per process, or
+``gateway_threads``): the gateway is synchronous code that waits on the database. With
+``gateway_threads`` 0 the event loop runs each call itself, one at a time per process.
 """
 
 from __future__ import annotations
@@ -44,15 +45,20 @@ class Service:
         self.caches = Caches()
         self.policies = Policies(settings.overlays)
         self.gateway = Gateway(self.db, self.codes, settings, self.caches, self.policies)
-        self.threads = ThreadPoolExecutor(settings.pool_size, thread_name_prefix="gateway")
+        threads = settings.pool_size if settings.gateway_threads is None else settings.gateway_threads
+        self.threads = ThreadPoolExecutor(threads, thread_name_prefix="gateway") if threads else None
 
     async def answer(self, body: bytes, headers: dict[str, str]) -> Response:
         """The gateway's answer to one call (``headers`` with lower-case names), as UTF-8 JSON."""
-        answer = await asyncio.get_running_loop().run_in_executor(self.threads, self.gateway.call, body, headers)
+        if self.threads is None:  # gateway_threads 0: answered here, and the loop waits for it
+            answer = self.gateway.call(body, headers)
+        else:
+            answer = await asyncio.get_running_loop().run_in_executor(self.threads, self.gateway.call, body, headers)
         return Response(orjson.dumps(answer.body), status_code=answer.status, media_type="application/json")
 
     def close(self) -> None:
-        self.threads.shutdown()
+        if self.threads is not None:
+            self.threads.shutdown()
         self.db.dispose()
 
 

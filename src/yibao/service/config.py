@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 DEFAULT_DATABASE = "sqlite:///var/yibao.db"
 
 
+def _optional_int(name: str) -> int | None:
+    value = os.environ.get(name, "")
+    return int(value) if value else None
+
+
 @dataclass(frozen=True)
 class Settings:
     #: SQLAlchemy URL: ``sqlite:///path`` (the embedded default) or ``postgresql://…``.
@@ -16,6 +21,11 @@ class Settings:
     signature_skew: int = field(default_factory=lambda: int(os.environ.get("YIBAO_SIGNATURE_SKEW", "300")))
     #: Connections per process (PostgreSQL).
     pool_size: int = field(default_factory=lambda: int(os.environ.get("YIBAO_POOL_SIZE", "8")))
+    #: Threads per process that answer gateway calls; ``None``: one per connection
+    #: (``pool_size``). 0: the process's event loop answers each call itself, one at a time —
+    #: no hand-over between threads, the fastest on few cores; concurrency then comes from
+    #: ``--workers`` (docs/service/gateway.md, "Throughput").
+    gateway_threads: int | None = field(default_factory=lambda: _optional_int("YIBAO_GATEWAY_THREADS"))
     #: Whether a business transaction must carry a ``sign_no`` from 9001.
     #: Policy overlay files (each names its city), e.g. the figures 苏州 and 舟山 leave blank.
     overlays: tuple[str, ...] = field(default_factory=lambda: tuple(
