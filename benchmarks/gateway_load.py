@@ -535,6 +535,9 @@ async def drive_run(server: Server, persons: list[str], full_persons: list[str],
             visits.update(bulk_visits(server.url, visits[persons[0]], persons[1:]))
             prep = Phase("prepare (copied)", count=len(visits), seconds=time.perf_counter() - t0)
         prep.latencies.clear()  # three calls each: not a per-call figure
+        # a long preparation outlasts the server's keep-alive (5 s): connect afresh rather
+        # than find out on the first 2207 of each terminal
+        await asyncio.gather(*(t.http.close() for t in terminals))
 
         async def settle(t: Terminal, psn_no: str) -> None:
             await t.settle(psn_no, visits[psn_no])
