@@ -564,6 +564,10 @@ def test_gateway_threads_come_from_the_environment(monkeypatch):
     assert Settings().gateway_threads == 0
     monkeypatch.setenv("YIBAO_GATEWAY_THREADS", "")
     assert Settings().gateway_threads is None
+    for bad in ("-1", "two", "1.5"):
+        monkeypatch.setenv("YIBAO_GATEWAY_THREADS", bad)
+        with pytest.raises(ValueError, match="YIBAO_GATEWAY_THREADS"):
+            Settings()
 
 
 @pytest.mark.parametrize("option", [["--gateway-threads", "-1"], ["--gateway-threads", "two"], ["--workers", "0"]])

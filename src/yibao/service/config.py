@@ -8,9 +8,14 @@ from dataclasses import dataclass, field
 DEFAULT_DATABASE = "sqlite:///var/yibao.db"
 
 
-def _optional_int(name: str) -> int | None:
-    value = os.environ.get(name, "")
-    return int(value) if value else None
+def _optional_count(name: str) -> int | None:
+    """A whole number ≥ 0 from the environment; ``None`` when the variable is unset or empty."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isascii() or not value.isdigit():
+        raise ValueError(f"{name}={value!r}: give a whole number ≥ 0")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -25,9 +30,9 @@ class Settings:
     #: (``pool_size``). 0: the process's event loop answers each call itself, one at a time —
     #: no hand-over between threads, the fastest on few cores; concurrency then comes from
     #: ``--workers`` (docs/service/gateway.md, "Throughput").
-    gateway_threads: int | None = field(default_factory=lambda: _optional_int("YIBAO_GATEWAY_THREADS"))
-    #: Whether a business transaction must carry a ``sign_no`` from 9001.
+    gateway_threads: int | None = field(default_factory=lambda: _optional_count("YIBAO_GATEWAY_THREADS"))
     #: Policy overlay files (each names its city), e.g. the figures 苏州 and 舟山 leave blank.
     overlays: tuple[str, ...] = field(default_factory=lambda: tuple(
         p for p in os.environ.get("YIBAO_OVERLAYS", "").split(os.pathsep) if p))
+    #: Whether a business transaction must carry a ``sign_no`` from 9001.
     require_sign_in: bool = field(default_factory=lambda: os.environ.get("YIBAO_REQUIRE_SIGN_IN", "1") == "1")
