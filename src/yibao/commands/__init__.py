@@ -6,9 +6,21 @@ discovers them all, so a new command is a new file here.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import pkgutil
 from typing import Any
+
+
+def whole_number(text: str) -> int:
+    """An argument that counts something: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("give 0 or more")
+    return value
 
 
 def register_all(subparsers: Any) -> None:

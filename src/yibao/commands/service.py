@@ -15,18 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from yibao.commands import whole_number
 from yibao.errors import YibaoError
-
-
-def _count(text: str) -> int:
-    """A whole number ≥ 0 (workers: ≥ 1, checked where used)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative")
-    return value
 
 
 def _database(p: argparse.ArgumentParser) -> None:
@@ -39,8 +29,8 @@ def register(sub: Any) -> None:
     _database(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=_count, default=1, help="worker processes (default 1)")
-    serve.add_argument("--gateway-threads", type=_count, metavar="N",
+    serve.add_argument("--workers", type=whole_number, default=1, help="worker processes (default 1)")
+    serve.add_argument("--gateway-threads", type=whole_number, metavar="N",
                        help="threads per worker answering gateway calls (default: one per database connection); "
                             "0: each worker's event loop answers one call at a time — fastest on few cores, "
                             "with --workers about twice the cores")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from yibao import vocabulary as V
+from yibao.commands import whole_number
 from yibao.errors import YibaoError
 
 ENGINES = {
@@ -43,21 +44,11 @@ def register(sub: Any) -> None:
                    help="an overlay of the current policy, applied in both runs (repeatable)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: simulation-<city>)")
     p.add_argument("--title", metavar="T", help="the report's title")
-    p.add_argument("--top", type=_count, default=20, metavar="N", help="persons listed with the largest changes (default 20)")
+    p.add_argument("--top", type=whole_number, default=20, metavar="N", help="persons listed with the largest changes (default 20)")
     p.add_argument("--engine", choices=list(ENGINES), default="fast",
                    help="settlement engine: fast (default) or reference (the per-visit engine, slow)")
     p.add_argument("--no-progress", action="store_true", help="no progress indication on standard error")
     p.set_defaults(run=run_simulate)
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("give 0 or more")
-    return value
 
 
 def settle_for(engine: str):
