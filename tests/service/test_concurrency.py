@@ -12,6 +12,9 @@ uvicorn server in two shapes:
 * ``processes`` — ``yibao serve --workers 2`` as child processes: the two workers share
   nothing but the database, so only the database's locks can serialise them (and each
   worker's per-process caches must not carry one worker's view into the other's work).
+* ``event loops`` — ``yibao serve --workers 4`` with ``YIBAO_GATEWAY_THREADS=0``: each
+  worker's event loop answers one call at a time; a call waiting for the person's lock
+  holds its worker while the others go on.
 
 Each client thread has its own HTTP connection and its own signed-in ``HisClient``; a
 barrier releases all the 2207s at once. The clients of one institution share a single
@@ -49,14 +52,17 @@ PSN = "33010000007001"
 YEAR = 2026
 
 
-@pytest.fixture(params=["threads", "processes"])
+@pytest.fixture(params=["threads", "processes", "event loops"])
 def server(request: pytest.FixtureRequest, database_url: str):
     """The base URL of a listening service on ``database_url``."""
     if request.param == "threads":
         with ThreadedServer(request.getfixturevalue("app")) as srv:
             yield srv.base_url
-    else:
+    elif request.param == "processes":
         with ServerProcess(database_url, workers=2) as srv:
+            yield srv.base_url
+    else:
+        with ServerProcess(database_url, workers=4, env={"YIBAO_GATEWAY_THREADS": "0"}) as srv:
             yield srv.base_url
 
 
