@@ -176,6 +176,17 @@ def test_outpatient_flow_equals_yibao_settle(client, app, database_url, tmp_path
         with_overlay.state.service.db.dispose()
 
 
+def _consultation_and_ct(hospital: Hospital, p) -> tuple[list[dict], dict, dict]:  # noqa: ANN001 - a test person
+    """One outpatient visit on 2026-02-03 (a consultation and a CT) registered, uploaded and
+    settled: its lines, the 2204 answer and the 2207 answer."""
+    visit = hospital.register(p, "2026-02-03 08:30:00")
+    hospital.visit_info(p, visit, "2026-02-03 08:30:00")
+    lines = [dict(sn=1, code=CONSULT, cnt=1, pric="25", when="2026-02-03 08:40:00"),
+             dict(sn=2, code=CT, cnt=1, pric="400", when="2026-02-03 08:50:00")]
+    uploaded = hospital.upload(p, visit, lines)
+    return lines, uploaded, hospital.ok("2207", hospital.settle_input(p, visit, _total(uploaded)), p)
+
+
 def test_two_visits_in_sequence_carry_the_running_totals(client, app, database_url):
     """The second visit starts from the first one's totals (deductible met, account spent):
     both settlements equal ``yibao settle`` on the two-visit case."""
@@ -183,12 +194,7 @@ def test_two_visits_in_sequence_carry_the_running_totals(client, app, database_u
     tertiary, primary = Hospital(client, HZ_HOSPITAL), Hospital(client, HZ_CENTRE)
     p = new_person(database_url, "hangzhou", account=("200.00", "500.00"))
 
-    first = tertiary.register(p, "2026-02-03 08:30:00")
-    tertiary.visit_info(p, first, "2026-02-03 08:30:00")
-    lines1 = [dict(sn=1, code=CONSULT, cnt=1, pric="25", when="2026-02-03 08:40:00"),
-              dict(sn=2, code=CT, cnt=1, pric="400", when="2026-02-03 08:50:00")]
-    r1 = tertiary.upload(p, first, lines1)
-    s1 = tertiary.ok("2207", tertiary.settle_input(p, first, _total(r1)), p)
+    lines1, r1, s1 = _consultation_and_ct(tertiary, p)
 
     second = primary.register(p, "2026-02-20 14:00:00")
     primary.visit_info(p, second, "2026-02-20 14:00:00")
@@ -544,14 +550,8 @@ def test_a_worker_whose_event_loop_answers_the_gateway_settles_the_same(database
     assert app.state.service.threads is None
     try:
         with TestClient(app) as client:
-            hospital = Hospital(client, HZ_HOSPITAL)
             p = new_person(database_url, "hangzhou")
-            visit = hospital.register(p, "2026-02-03 08:30:00")
-            hospital.visit_info(p, visit, "2026-02-03 08:30:00")
-            lines = [dict(sn=1, code=CONSULT, cnt=1, pric="25", when="2026-02-03 08:40:00"),
-                     dict(sn=2, code=CT, cnt=1, pric="400", when="2026-02-03 08:50:00")]
-            uploaded = hospital.upload(p, visit, lines)
-            settled = hospital.ok("2207", hospital.settle_input(p, visit, _total(uploaded)), p)
+            lines, uploaded, settled = _consultation_and_ct(Hospital(client, HZ_HOSPITAL), p)
         expected, _ = engine_run(p, case_visit("V1", "2026-02-03", "outpatient", "tertiary",
                                                case_items(uploaded, [x["code"] for x in lines])))
         assert_matches_engine(settled, expected[0])

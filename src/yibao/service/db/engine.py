@@ -30,7 +30,7 @@ def json_bytes(value: object) -> bytes:
 
 def json_text(value: object) -> str:
     """A JSON column's value as text (SQLite stores JSON as text)."""
-    return orjson.dumps(value, option=_JSON_OPTIONS).decode()
+    return json_bytes(value).decode()
 
 
 def make_engine(url: str, *, pool_size: int = 8) -> Engine:
