@@ -284,6 +284,26 @@ class Server:
         """User + system CPU of the server's processes so far (from /proc)."""
         return sum(_cpu_of(pid) for pid in _group_pids(self.proc.pid))
 
+    def connections_per_worker(self) -> list[int]:
+        """How many open connections each worker process holds, most first (one worker with
+        ``--workers 1``). The kernel hands each new connection to whichever worker accepts
+        it first, so a few keep-alive clients may share one worker while another has none."""
+        sockets: dict[int, set[int]] = {}  # process → its socket inodes
+        for pid in _group_pids(self.proc.pid):
+            with contextlib.suppress(OSError):
+                sockets[pid] = {int(target[8:-1]) for fd in Path(f"/proc/{pid}/fd").iterdir()
+                                if (target := _link(fd)).startswith("socket:[")}
+        listening, established = set(), set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(OSError):
+                for line in Path(table).read_text().splitlines()[1:]:
+                    fields = line.split()  # sl local_address rem_address st … inode (the 10th)
+                    if int(fields[1].rsplit(":", 1)[1], 16) == self.port:
+                        {"0A": listening, "01": established}.get(fields[3], set()).add(int(fields[9]))
+        # the workers share the listening socket (so does the supervisor of several)
+        workers = [pid for pid, held in sockets.items() if held & listening and (self.workers == 1 or pid != self.proc.pid)]
+        return sorted((len(sockets[pid] & established) for pid in workers), reverse=True)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -305,6 +325,40 @@ def _cpu_of(pid: int, children_done: bool = False) -> float:
         ticks = int(fields[11]) + int(fields[12]) + ((int(fields[13]) + int(fields[14])) if children_done else 0)
         return ticks / os.sysconf("SC_CLK_TCK")
     return 0.0
+
+
+@dataclass(frozen=True)
+class MachineCpu:
+    """What the machine's CPUs did over an interval, as shares of all CPUs' time (``/proc/stat``):
+    ``steal`` is time the virtual machine's CPUs were ready to run but the host ran something
+    else — capacity the benchmark could not have used, however fast the code."""
+
+    busy: float
+    idle: float
+    iowait: float
+    steal: float
+
+    @staticmethod
+    def ticks() -> list[int] | None:
+        """The aggregate ``cpu`` line's counters (user nice system idle iowait irq softirq steal …)."""
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        return None
+
+    @classmethod
+    def between(cls, before: list[int] | None, after: list[int] | None) -> "MachineCpu | None":
+        if before is None or after is None:
+            return None
+        user, nice, system, idle, iowait, irq, softirq, steal = (b - a for a, b in zip(before, after))
+        total = sum((user, nice, system, idle, iowait, irq, softirq, steal)) or 1
+        return cls((user + nice + system + irq + softirq) / total, idle / total, iowait / total, steal / total)
+
+
+def _link(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:  # closed meanwhile
+        return ""
 
 
 def _children(ppid: int) -> list[int]:
@@ -453,6 +507,8 @@ class Phase:
     client_cpu: float = 0.0
     server_cpu: float = 0.0
     db_cpu: float | None = None
+    machine: MachineCpu | None = None
+    spread: list[int] = field(default_factory=list)  # the clients' connections per server worker, at the end
     first_error: str | None = None
 
     @property
@@ -487,9 +543,11 @@ async def run_phase(label: str, terminals: list[Terminal], work: list[list[Any]]
             progress.tick()
 
     db0 = server.db_cpu()
-    cpu0, scpu0, t0 = time.process_time(), server.cpu_seconds(), time.perf_counter()
+    cpu0, scpu0, t0, ticks0 = time.process_time(), server.cpu_seconds(), time.perf_counter(), MachineCpu.ticks()
     await asyncio.gather(*(drive(t, w) for t, w in zip(terminals, work)))
     phase.seconds = time.perf_counter() - t0
+    phase.machine = MachineCpu.between(ticks0, MachineCpu.ticks())
+    phase.spread = server.connections_per_worker()
     phase.client_cpu, phase.server_cpu = time.process_time() - cpu0, server.cpu_seconds() - scpu0
     db1 = server.db_cpu()
     phase.db_cpu = db1 - db0 if db0 is not None and db1 is not None else None
@@ -597,6 +655,12 @@ def _print_result(r: Result) -> None:
     n = max(s.count + s.errors, 1)
     say(f"        CPU per 2207: server {s.server_cpu / n * 1000:.2f} ms, load generator {s.client_cpu / n * 1000:.2f} ms"
         + (f", PostgreSQL {s.db_cpu / n * 1000:.2f} ms" if s.db_cpu is not None else ""))
+    if s.machine is not None:
+        say(f"        the machine's CPUs meanwhile: busy {s.machine.busy:.0%}, idle {s.machine.idle:.0%}, "
+            f"waiting for the disk {s.machine.iowait:.0%}, "
+            f"taken by the host (steal) {s.machine.steal:.0%}")
+    if s.spread:
+        say(f"        the clients' connections per worker: {', '.join(map(str, s.spread))}")
     p = r.prepare
     if p.label.startswith("prepare 2201"):
         say(f"  prepare: {p.count} visits (3 calls each) in {p.seconds:.2f} s = {p.rate:.0f} visits/s; errors {p.errors}"
@@ -630,7 +694,7 @@ def medians(results: list[Result]) -> str:
 
 def table(results: list[Result]) -> str:
     head = ("engine", "workers", "threads", "clients", "2207/s", "p50 ms", "p95 ms", "p99 ms", "errors", "srv CPU ms", "db CPU ms",
-            "gen CPU ms", "flow/s", "flow p50", "flow p99")
+            "gen CPU ms", "idle %", "steal %", "conns/worker", "flow/s", "flow p50", "flow p99")
     rows = []
     for r in results:
         s, f = r.settle, r.full
@@ -639,6 +703,8 @@ def table(results: list[Result]) -> str:
                      f"{s.pct(99):.1f}", str(s.errors + (f.errors if f else 0) + r.prepare.errors),
                      f"{s.server_cpu / n * 1000:.2f}", f"{s.db_cpu / n * 1000:.2f}" if s.db_cpu is not None else "-",
                      f"{s.client_cpu / n * 1000:.2f}",
+                     f"{s.machine.idle * 100:.0f}" if s.machine else "-", f"{s.machine.steal * 100:.0f}" if s.machine else "-",
+                     ",".join(map(str, s.spread)) or "-",
                      f"{f.rate:.0f}" if f else "-", f"{f.pct(50):.1f}" if f else "-", f"{f.pct(99):.1f}" if f else "-"))
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
     line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
@@ -1062,7 +1128,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.repeat > 1:
             say("\n" + medians(results))
         say(f"\nload average after: {os.getloadavg()[0]:.2f}.  CPU ms: CPU time per 2207 of the server processes, "
-            "of the embedded PostgreSQL (its processes), of this load generator.  flow: 2201+2203+2204+2207 per settlement.")
+            "of the embedded PostgreSQL (its processes), of this load generator.  idle %, steal %: of the machine's CPU time during the 2207s, idle and "
+            "taken by the host from this virtual machine (/proc/stat).  conns/worker: the clients' "
+            "connections held by each server worker.  flow: 2201+2203+2204+2207 per settlement.")
     return 0
 
 
