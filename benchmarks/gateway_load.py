@@ -30,7 +30,11 @@ one; SQLite is a file in a temporary directory. The load generator runs in this 
 (asyncio, one keep-alive connection per client; ``--client raw`` — the default — is a
 minimal HTTP/1.1 client, ``--client httpx`` uses httpx.AsyncClient, which costs several
 times more CPU per call). The CPU time per 2207 of the server, of the embedded PostgreSQL
-and of the load generator are reported: on a small machine they share the same cores.
+and of the load generator are reported: on a small machine they share the same cores. So
+are the rate the machine's CPUs, fully used, would allow at that cost; what the CPUs did
+during the 2207s (busy, idle, waiting for the disk, taken by the host: ``/proc/stat``); and
+how many of the clients' connections each server worker held halfway through (a
+connection stays with the worker that accepted it).
 
 ``--profile`` runs, after the load, one 2207 at a time in this process through the same
 gateway object the server uses (no HTTP), times each stage of the call, counts the SQL
@@ -508,7 +512,7 @@ class Phase:
     server_cpu: float = 0.0
     db_cpu: float | None = None
     machine: MachineCpu | None = None
-    spread: list[int] = field(default_factory=list)  # the clients' connections per server worker, at the end
+    spread: list[int] = field(default_factory=list)  # the clients' connections per server worker, halfway
     first_error: str | None = None
 
     @property
@@ -527,6 +531,7 @@ async def run_phase(label: str, terminals: list[Terminal], work: list[list[Any]]
     """Each terminal works through its own list; ``step`` is timed per item."""
     phase = Phase(label)
     progress = Progress(label, sum(len(w) for w in work))
+    halfway = max(1, sum(len(w) for w in work) // 2)
 
     async def drive(terminal: Terminal, items: list[Any]) -> None:
         for item in items:
@@ -541,13 +546,14 @@ async def run_phase(label: str, terminals: list[Terminal], work: list[list[Any]]
             phase.latencies.append(time.perf_counter() - t0)
             phase.count += 1
             progress.tick()
+            if phase.count == halfway:  # every terminal still busy (at the end, early finishers' connections idle out)
+                phase.spread = server.connections_per_worker()
 
     db0 = server.db_cpu()
     cpu0, scpu0, t0, ticks0 = time.process_time(), server.cpu_seconds(), time.perf_counter(), MachineCpu.ticks()
     await asyncio.gather(*(drive(t, w) for t, w in zip(terminals, work)))
     phase.seconds = time.perf_counter() - t0
     phase.machine = MachineCpu.between(ticks0, MachineCpu.ticks())
-    phase.spread = server.connections_per_worker()
     phase.client_cpu, phase.server_cpu = time.process_time() - cpu0, server.cpu_seconds() - scpu0
     db1 = server.db_cpu()
     phase.db_cpu = db1 - db0 if db0 is not None and db1 is not None else None
@@ -655,6 +661,10 @@ def _print_result(r: Result) -> None:
     n = max(s.count + s.errors, 1)
     say(f"        CPU per 2207: server {s.server_cpu / n * 1000:.2f} ms, load generator {s.client_cpu / n * 1000:.2f} ms"
         + (f", PostgreSQL {s.db_cpu / n * 1000:.2f} ms" if s.db_cpu is not None else ""))
+    each = (s.server_cpu + (s.db_cpu or 0.0) + s.client_cpu) / n
+    if each > 0:
+        say(f"        together {each * 1000:.2f} ms: at this cost the machine's {os.cpu_count()} CPUs, fully used, "
+            f"would settle at most {(os.cpu_count() or 1) / each:.0f}/s")
     if s.machine is not None:
         say(f"        the machine's CPUs meanwhile: busy {s.machine.busy:.0%}, idle {s.machine.idle:.0%}, "
             f"waiting for the disk {s.machine.iowait:.0%}, "
@@ -692,9 +702,15 @@ def medians(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def _bound(s: Phase) -> str:
+    """The rate at which the machine's CPUs, fully used, would settle at the phase's CPU per 2207."""
+    each = (s.server_cpu + (s.db_cpu or 0.0) + s.client_cpu) / max(s.count + s.errors, 1)
+    return f"{(os.cpu_count() or 1) / each:.0f}" if each > 0 else "-"
+
+
 def table(results: list[Result]) -> str:
     head = ("engine", "workers", "threads", "clients", "2207/s", "p50 ms", "p95 ms", "p99 ms", "errors", "srv CPU ms", "db CPU ms",
-            "gen CPU ms", "idle %", "steal %", "conns/worker", "flow/s", "flow p50", "flow p99")
+            "gen CPU ms", "CPU-bound /s", "idle %", "steal %", "conns/worker", "flow/s", "flow p50", "flow p99")
     rows = []
     for r in results:
         s, f = r.settle, r.full
@@ -702,7 +718,7 @@ def table(results: list[Result]) -> str:
         rows.append((r.engine, str(r.workers), _threads_text(r.threads), str(r.clients), f"{s.rate:.0f}", f"{s.pct(50):.1f}", f"{s.pct(95):.1f}",
                      f"{s.pct(99):.1f}", str(s.errors + (f.errors if f else 0) + r.prepare.errors),
                      f"{s.server_cpu / n * 1000:.2f}", f"{s.db_cpu / n * 1000:.2f}" if s.db_cpu is not None else "-",
-                     f"{s.client_cpu / n * 1000:.2f}",
+                     f"{s.client_cpu / n * 1000:.2f}", _bound(s),
                      f"{s.machine.idle * 100:.0f}" if s.machine else "-", f"{s.machine.steal * 100:.0f}" if s.machine else "-",
                      ",".join(map(str, s.spread)) or "-",
                      f"{f.rate:.0f}" if f else "-", f"{f.pct(50):.1f}" if f else "-", f"{f.pct(99):.1f}" if f else "-"))
@@ -1128,7 +1144,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.repeat > 1:
             say("\n" + medians(results))
         say(f"\nload average after: {os.getloadavg()[0]:.2f}.  CPU ms: CPU time per 2207 of the server processes, "
-            "of the embedded PostgreSQL (its processes), of this load generator.  idle %, steal %: of the machine's CPU time during the 2207s, idle and "
+            "of the embedded PostgreSQL (its processes), of this load generator.  CPU-bound /s: the rate "
+            "at which the machine's CPUs, fully used, would settle at that CPU per 2207.  idle %, steal %: of the machine's CPU time during the 2207s, idle and "
             "taken by the host from this virtual machine (/proc/stat).  conns/worker: the clients' "
             "connections held by each server worker.  flow: 2201+2203+2204+2207 per settlement.")
     return 0
