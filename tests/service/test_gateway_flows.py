@@ -14,11 +14,12 @@ from fastapi.testclient import TestClient
 from gateway_helpers import (
     AMOUNT_FIELDS, BED, BLOOD, CEFTRIAXONE, CONSULT, CT, HZ_CENTRE, HZ_HOSPITAL, JX_HOSPITAL, METFORMIN, NUTRITION,
     SZ_HOSPITAL, TRASTUZUMAB, WARD_CONSULT, D, Hospital, Insured, account_balance, assert_identities, assert_matches_engine,
-    case_items, case_visit, counts, engine_run, funds, money, negated, new_person, stored_totals, suizhou_overlay,
+    case_items, case_visit, counts, engine_run, fee_line, funds, money, negated, new_person, stored_totals, suizhou_overlay,
 )
 from sqlalchemy import select
 
 from yibao.errors import YibaoError
+from yibao.service import catalogue
 from yibao.service.app import create_app
 from yibao.service.config import Settings
 from yibao.service.db import models as m
@@ -309,6 +310,31 @@ def test_inpatient_flow_equals_yibao_settle(client, app, database_url):
     net = [{"code": CEFTRIAXONE, "amount": "78.00", "class": "B", "selfpay_ratio": "0.10", "over_limit": "3.00"}]
     expected, _ = engine_run(p, case_visit("V1", "2026-04-05", "inpatient", "tertiary", net))
     assert_matches_engine(settled, expected[0])
+
+
+def test_an_upload_splits_each_line_by_the_catalogue_version_of_its_own_day(client, app, database_url):
+    """One 2301 whose lines fall on both sides of a catalogue change (乙类 with a ratio and a
+    price limit, then 甲类): each line is split by the version in force on its
+    fee_ocur_time, and a line on a day before the code existed is refused by name."""
+    with app.state.service.db.transaction() as session:
+        for text, source in (("ZV0001,测试注射液,B,0.15,20.000000,2026-03-01,\n", "v1.csv"),
+                             ("ZV0001,测试注射液,A,,,2026-04-03,\n", "v2.csv")):
+            catalogue.load_csv(session, "hangzhou", ",".join(catalogue.COLUMNS) + "\n" + text, source)
+    h = Hospital(client, HZ_HOSPITAL)
+    p = new_person(database_url, "hangzhou")
+    stay = h.admit(p, "2026-04-01 10:00:00")
+    lines = [dict(sn=1, code="ZV0001", cnt=2, pric="25", when="2026-04-02 23:59:59"),
+             dict(sn=2, code=CT, cnt=1, pric="300", when="2026-04-02 12:00:00"),
+             dict(sn=3, code="ZV0001", cnt=2, pric="25", when="2026-04-03 00:00:00")]
+    before, after = h.upload(p, stay, lines, infno="2301")[0::2]
+    # v1: 10.00 above the limit (2 × 5.00), 15 % of the remaining 40.00 paid first
+    assert (before["chrgitm_lv"], before["selfpay_prop"], before["pric_uplmt_amt"], before["overlmt_amt"],
+            before["preselfpay_amt"], before["inscp_scp_amt"]) == ("02", "0.1500", "20.000000", "10.00", "6.00", "34.00")
+    assert (after["chrgitm_lv"], after["selfpay_prop"], after["pric_uplmt_amt"], after["overlmt_amt"],
+            after["preselfpay_amt"], after["inscp_scp_amt"]) == ("01", "0.0000", None, "0.00", "0.00", "50.00")
+    early = dict(sn=4, code="ZV0001", cnt=1, pric="25", when="2026-02-28 10:00:00")
+    h.refused("2301", {"feedetail": [fee_line(p, stay, **early)]},
+              "feedetail[0] (4)", "med_list_codg ZV0001 is not in the hangzhou catalogue on 2026-02-28", person=p)
 
 
 def test_interim_settlement_settles_the_lines_so_far_as_a_settlement_of_its_own(client, app, database_url):

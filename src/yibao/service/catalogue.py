@@ -22,8 +22,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Iterable
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -143,11 +145,23 @@ def _day(text: str | None, where: str) -> dt.date | None:
         raise CatalogueError(f"{where}: {text!r} is not a date YYYY-MM-DD") from None
 
 
-def entry_on(session: Session, city: str, code: str, day: dt.date) -> m.CatalogueItem | None:
-    return session.scalars(select(m.CatalogueItem).where(
-        m.CatalogueItem.city == city, m.CatalogueItem.code == code, m.CatalogueItem.begin_date <= day,
-        or_(m.CatalogueItem.end_date.is_(None), m.CatalogueItem.end_date >= day),
-    )).first()
+def entries_on(session: Session, city: str, wanted: Iterable[tuple[str, dt.date]]) -> dict[tuple[str, dt.date], m.CatalogueItem]:
+    """The entry in force for each ``(code, day)`` wanted, read in one query whatever their
+    number (an inpatient upload may carry hundreds of lines); a pair the catalogue has no
+    entry for is left out. Loading keeps a code's versions apart (:func:`load_csv`), so at
+    most one is in force on a day."""
+    days_of: dict[str, set[dt.date]] = defaultdict(set)
+    for code, day in wanted:
+        days_of[code].add(day)
+    if not days_of:
+        return {}
+    first, last = min(map(min, days_of.values())), max(map(max, days_of.values()))
+    versions = session.scalars(select(m.CatalogueItem).where(
+        m.CatalogueItem.city == city, m.CatalogueItem.code.in_(list(days_of)), m.CatalogueItem.begin_date <= last,
+        or_(m.CatalogueItem.end_date.is_(None), m.CatalogueItem.end_date >= first),
+    )).all()
+    return {(entry.code, day): entry for entry in versions for day in days_of[entry.code]
+            if entry.begin_date <= day and (entry.end_date is None or day <= entry.end_date)}
 
 
 @dataclass(frozen=True)

@@ -276,6 +276,9 @@ def _upload(call: Call, setting: str) -> dict[str, Any]:
     assert person is not None
     taken = set(call.session.scalars(select(m.FeeLine.feedetl_sn).where(
         m.FeeLine.mdtrt_id == visit.mdtrt_id, m.FeeLine.status == "active")))
+    # every line's catalogue entry at once; a line whose time does not parse is refused in its turn below
+    entries = catalogue.entries_on(call.session, person.city,
+                                   {(line.med_list_codg, day) for line in lines if (day := _fee_day(line)) is not None})
     result = []
     for i, line in enumerate(lines):
         where = f"feedetail[{i}] ({line.feedetl_sn})"
@@ -286,7 +289,7 @@ def _upload(call: Call, setting: str) -> dict[str, Any]:
         taken.add(line.feedetl_sn)
         _check_amounts(line, where, refunds=setting == "inpatient")
         when = parse_datetime(line.fee_ocur_time, f"{where}.fee_ocur_time")
-        entry = catalogue.entry_on(call.session, person.city, line.med_list_codg, when.date())
+        entry = entries.get((line.med_list_codg, when.date()))
         if entry is None:
             raise GatewayError(f"{where}: med_list_codg {line.med_list_codg} is not in the {person.city} catalogue on {when.date()}")
         try:
@@ -314,6 +317,13 @@ def _upload(call: Call, setting: str) -> dict[str, Any]:
         })
     call.audit("upload fee lines", "visit", visit.mdtrt_id, {"lines": len(lines)})
     return {"result": result}
+
+
+def _fee_day(line: FeeDetail) -> dt.date | None:
+    try:
+        return parse_datetime(line.fee_ocur_time, "fee_ocur_time").date()
+    except GatewayError:
+        return None
 
 
 def _check_amounts(line: FeeDetail, where: str, *, refunds: bool) -> None:
