@@ -25,7 +25,7 @@ import io
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Iterable
+from typing import Any, Iterable
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -145,22 +145,15 @@ def _day(text: str | None, where: str) -> dt.date | None:
         raise CatalogueError(f"{where}: {text!r} is not a date YYYY-MM-DD") from None
 
 
-def entries_on(session: Session, city: str, wanted: Iterable[tuple[str, dt.date]]) -> dict[tuple[str, dt.date], m.CatalogueItem]:
-    """The entry in force for each ``(code, day)`` wanted, read in one query whatever their
-    number (an inpatient upload may carry hundreds of lines); a pair the catalogue has no
-    entry for is left out. Loading keeps a code's versions apart (:func:`load_csv`), so at
-    most one is in force on a day."""
+def in_force(versions: Iterable[Any], wanted: Iterable[tuple[str, dt.date]]) -> dict[tuple[str, dt.date], Any]:
+    """The version in force for each ``(code, day)`` wanted, among ``versions`` (catalogue
+    rows with ``code``, ``begin_date`` and ``end_date``); a pair no version covers is left
+    out. Loading keeps a code's versions apart (:func:`load_csv`), so at most one is in force
+    on a day."""
     days_of: dict[str, set[dt.date]] = defaultdict(set)
     for code, day in wanted:
         days_of[code].add(day)
-    if not days_of:
-        return {}
-    first, last = min(map(min, days_of.values())), max(map(max, days_of.values()))
-    versions = session.scalars(select(m.CatalogueItem).where(
-        m.CatalogueItem.city == city, m.CatalogueItem.code.in_(list(days_of)), m.CatalogueItem.begin_date <= last,
-        or_(m.CatalogueItem.end_date.is_(None), m.CatalogueItem.end_date >= first),
-    )).all()
-    return {(entry.code, day): entry for entry in versions for day in days_of[entry.code]
+    return {(entry.code, day): entry for entry in versions for day in days_of.get(entry.code, ())
             if entry.begin_date <= day and (entry.end_date is None or day <= entry.end_date)}
 
 

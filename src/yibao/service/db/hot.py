@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Integer, Table, any_, bindparam, cast, extract, func, insert, select, update
+from sqlalchemy import JSON, Integer, String, Table, any_, bindparam, cast, extract, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -86,6 +86,44 @@ def read_settlement(statements: Statements, psn_no: str, mdtrt_id: str, *, lock:
                           enrolments, events)
 
 
+# ---------------------------------------------------------------------- fee uploads (2204 / 2301)
+
+_c = m.CatalogueItem.__table__
+#: the city of the person (the catalogue a visit's lines are placed in)
+PERSON_CITY = Prepared(select(_p.c.city).where(_p.c.psn_no == bindparam("psn_no")))
+#: the ``feedetl_sn`` of a visit's active lines (a new line may not take one of them)
+ACTIVE_LINE_NUMBERS = Prepared(select(_f.c.feedetl_sn).where(_f.c.mdtrt_id == bindparam("mdtrt_id"), _f.c.status == "active"))
+_in_city_between = (_c.c.city == select(_p.c.city).where(_p.c.psn_no == bindparam("psn_no")).scalar_subquery(),
+                    _c.c.begin_date <= bindparam("last"), or_(_c.c.end_date.is_(None), _c.c.end_date >= bindparam("first")))
+#: every version of the ``codes`` (a list) in the person's city that is in force on some day
+#: from ``first`` to ``last`` (:func:`yibao.service.catalogue.in_force` picks each line's)
+CATALOGUE_VERSIONS = Prepared({
+    "postgresql": select(_c).where(_c.c.code == any_(bindparam("codes", type_=ARRAY(String))), *_in_city_between),
+    "sqlite": select(_c).where(_c.c.code.in_(select(
+        func.json_each(bindparam("codes", type_=JSON)).table_valued("value").c.value)), *_in_city_between),
+})
+
+
+@dataclass(frozen=True)
+class UploadRows:
+    """What a fee upload reads, as rows."""
+
+    visit: Any | None
+    city: str | None
+    taken: set[str]
+    versions: list[Any]
+
+
+def read_upload(statements: Statements, mdtrt_id: str, psn_no: str, codes: set[str], first: Any, last: Any) -> UploadRows:
+    """The visit, the person's city, the line numbers in use and the catalogue versions of
+    ``codes`` in force between ``first`` and ``last``: one round trip, whatever the number of lines."""
+    visits, cities, taken, versions = statements.read(
+        (VISIT, {"mdtrt_id": mdtrt_id}), (PERSON_CITY, {"psn_no": psn_no}), (ACTIVE_LINE_NUMBERS, {"mdtrt_id": mdtrt_id}),
+        (CATALOGUE_VERSIONS, {"psn_no": psn_no, "codes": sorted(codes), "first": first, "last": last}))
+    return UploadRows(visits[0] if visits else None, cities[0].city if cities else None, {row.feedetl_sn for row in taken},
+                      versions)
+
+
 # ---------------------------------------------------------------------- writes
 
 INSERT_NONCE = _insert(m.Nonce.__table__)
@@ -93,6 +131,7 @@ INSERT_SETTLEMENT = _insert(m.Settlement.__table__, "reverses", "reversed_by")
 INSERT_ENTRY = _insert(_a, "id")
 INSERT_AUDIT = _insert(m.AuditRecord.__table__, "id")
 INSERT_MESSAGE = _insert(m.Message.__table__)
+INSERT_FEE_LINE = _insert(_f, "id")
 _mark_lines = update(_f).values(setl_id=bindparam("setl_id"))
 #: the settled fee lines (``line_ids``, a list) marked with their ``setl_id``, in one statement
 #: whatever their number: by id, so a line uploaded since the read is left alone

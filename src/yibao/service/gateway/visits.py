@@ -22,6 +22,7 @@ from sqlalchemy import select
 from yibao import vocabulary as V
 from yibao.money import fmt, round_fen
 from yibao.service import catalogue
+from yibao.service.db import hot
 from yibao.service.db import models as m
 from yibao.service.gateway.envelope import GatewayError, parse_datetime
 from yibao.service.gateway.registry import Call, Node, node, nodes, register, transaction
@@ -267,19 +268,19 @@ class FeeDetail(Node):
 def _upload(call: Call, setting: str) -> dict[str, Any]:
     lines = nodes(call, FeeDetail, "feedetail")
     first = lines[0]
-    visit = call.visit(first.mdtrt_id, first.psn_no)
+    # a line whose time does not parse is refused in its turn below; the others' entries are read now
+    wanted = {(line.med_list_codg, day) for line in lines if (day := _fee_day(line)) is not None}
+    days = [day for _, day in wanted]
+    rows = hot.read_upload(call.statements, first.mdtrt_id, first.psn_no, {code for code, _ in wanted},
+                           min(days, default=None), max(days, default=None))
+    visit = call.own_visit(rows.visit, first.mdtrt_id, first.psn_no)
     if visit.setting != setting:
         raise GatewayError(f"mdtrt_id {visit.mdtrt_id} is not an {setting} visit")
     if visit.status not in ("open", "discharged"):
         raise GatewayError(f"mdtrt_id {visit.mdtrt_id} is {visit.status}; no more fee lines can be uploaded")
-    person = call.session.get(m.Person, visit.psn_no)
-    assert person is not None
-    taken = set(call.session.scalars(select(m.FeeLine.feedetl_sn).where(
-        m.FeeLine.mdtrt_id == visit.mdtrt_id, m.FeeLine.status == "active")))
-    # every line's catalogue entry at once; a line whose time does not parse is refused in its turn below
-    entries = catalogue.entries_on(call.session, person.city,
-                                   {(line.med_list_codg, day) for line in lines if (day := _fee_day(line)) is not None})
-    result = []
+    city, taken = rows.city, rows.taken
+    entries = catalogue.in_force(rows.versions, wanted)
+    stored, result = [], []
     for i, line in enumerate(lines):
         where = f"feedetail[{i}] ({line.feedetl_sn})"
         if line.mdtrt_id != visit.mdtrt_id or line.psn_no != visit.psn_no:
@@ -291,21 +292,22 @@ def _upload(call: Call, setting: str) -> dict[str, Any]:
         when = parse_datetime(line.fee_ocur_time, f"{where}.fee_ocur_time")
         entry = entries.get((line.med_list_codg, when.date()))
         if entry is None:
-            raise GatewayError(f"{where}: med_list_codg {line.med_list_codg} is not in the {person.city} catalogue on {when.date()}")
+            raise GatewayError(f"{where}: med_list_codg {line.med_list_codg} is not in the {city} catalogue on {when.date()}")
         try:
-            split = catalogue.split_line(entry, call.policies.for_city(person.city), when.date(), line.cnt, line.pric,
+            split = catalogue.split_line(entry, call.policies.for_city(city), when.date(), line.cnt, line.pric,
                                          line.det_item_fee_sumamt, where)
         except catalogue.CatalogueError as exc:
             raise GatewayError(str(exc)) from None
         lv = call.codes.chrgitm_lv[split.chrgitm_lv_class]
-        call.session.add(m.FeeLine(
-            mdtrt_id=visit.mdtrt_id, feedetl_sn=line.feedetl_sn, chrg_bchno=line.chrg_bchno,
-            med_list_codg=line.med_list_codg, medins_list_codg=line.medins_list_codg, name=entry.name,
-            cnt=line.cnt, pric=line.pric, det_item_fee_sumamt=line.det_item_fee_sumamt, fee_ocur_time=when,
-            chrgitm_lv=lv, selfpay_prop=split.selfpay_prop, pric_uplmt_amt=split.pric_uplmt_amt,
-            fulamt_ownpay_amt=split.fulamt_ownpay_amt, overlmt_amt=split.overlmt_amt,
-            preselfpay_amt=split.preselfpay_amt, inscp_scp_amt=split.inscp_scp_amt, msgid=call.envelope.msgid,
-        ))
+        stored.append({
+            "mdtrt_id": visit.mdtrt_id, "feedetl_sn": line.feedetl_sn, "chrg_bchno": line.chrg_bchno,
+            "med_list_codg": line.med_list_codg, "medins_list_codg": line.medins_list_codg, "name": entry.name,
+            "cnt": line.cnt, "pric": line.pric, "det_item_fee_sumamt": line.det_item_fee_sumamt, "fee_ocur_time": when,
+            "chrgitm_lv": lv, "selfpay_prop": split.selfpay_prop, "pric_uplmt_amt": split.pric_uplmt_amt,
+            "fulamt_ownpay_amt": split.fulamt_ownpay_amt, "overlmt_amt": split.overlmt_amt,
+            "preselfpay_amt": split.preselfpay_amt, "inscp_scp_amt": split.inscp_scp_amt, "status": "active",
+            "msgid": call.envelope.msgid, "setl_id": None,
+        })
         result.append({
             "feedetl_sn": line.feedetl_sn, "det_item_fee_sumamt": fmt(line.det_item_fee_sumamt), "cnt": _places(line.cnt, 4),
             "pric": _places(line.pric, 6), "pric_uplmt_amt": _places(split.pric_uplmt_amt, 6) if split.pric_uplmt_amt is not None else None,
@@ -315,6 +317,7 @@ def _upload(call: Call, setting: str) -> dict[str, Any]:
             "bas_medn_flag": None, "hi_nego_drug_flag": None, "chld_medc_flag": None, "list_sp_item_flag": None,
             "lmt_used_flag": None, "drt_reim_flag": None, "memo": entry.name,
         })
+    call.statements.queue(hot.INSERT_FEE_LINE, stored)  # every line in one statement, once all are checked
     call.audit("upload fee lines", "visit", visit.mdtrt_id, {"lines": len(lines)})
     return {"result": result}
 
