@@ -132,6 +132,7 @@ INSERT_ENTRY = _insert(_a, "id")
 INSERT_AUDIT = _insert(m.AuditRecord.__table__, "id")
 INSERT_MESSAGE = _insert(m.Message.__table__)
 INSERT_FEE_LINE = _insert(_f, "id")
+INSERT_VISIT = _insert(_v)
 _mark_lines = update(_f).values(setl_id=bindparam("setl_id"))
 #: the settled fee lines (``line_ids``, a list) marked with their ``setl_id``, in one statement
 #: whatever their number: by id, so a line uploaded since the read is left alone
@@ -141,6 +142,15 @@ MARK_LINES = Prepared({
         func.json_each(bindparam("line_ids", type_=JSON)).table_valued("value").c.value))),
 })
 SET_VISIT_STATUS = Prepared(update(_v).where(_v.c.mdtrt_id == bindparam("visit_id")).values(status=bindparam("status")))
+#: what 2203 changes: the medical type and what follows from it, the diagnoses
+_VISIT_INFO = ("med_type", "kind", "route", "disease", "procedure", "diagnoses")
+SET_VISIT_INFO = Prepared(update(_v).where(_v.c.mdtrt_id == bindparam("visit_id")).values(
+    {name: bindparam(f"new_{name}", type_=_v.c[name].type) for name in _VISIT_INFO}))
+
+
+def visit_info_values(visit: Any) -> dict[str, Any]:
+    """:data:`SET_VISIT_INFO`'s values for a visit (a :class:`~yibao.service.db.models.Visit`)."""
+    return {"visit_id": visit.mdtrt_id, **{f"new_{name}": getattr(visit, name) for name in _VISIT_INFO}}
 
 
 def _add_totals(insert_of):  # noqa: ANN001, ANN202 - the dialect's insert

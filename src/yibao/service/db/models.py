@@ -32,7 +32,8 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
-def _now() -> dt.datetime:
+def utc_now() -> dt.datetime:
+    """Now, in UTC without a time zone: every ``created_at`` and ``loaded_at``."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
@@ -45,7 +46,7 @@ class Institution(Base):
     city: Mapped[str] = mapped_column(String(20))
     admdvs: Mapped[str] = mapped_column(String(6))  # 医保区划
     level: Mapped[str] = mapped_column(String(20))  # engine level: primary, secondary, tertiary, pharmacy, …
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
 
 class Credential(Base):
@@ -58,7 +59,7 @@ class Credential(Base):
     institution_code: Mapped[Optional[str]] = mapped_column(ForeignKey("institutions.code"))
     secret: Mapped[str] = mapped_column(String(128))  # signs x-tif-signature; also the bearer token
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
 
 class Nonce(Base):
@@ -67,7 +68,7 @@ class Nonce(Base):
     __tablename__ = "nonces"
     paasid: Mapped[str] = mapped_column(String(64), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
-    seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
 
 class SignIn(Base):
@@ -78,7 +79,7 @@ class SignIn(Base):
     institution_code: Mapped[str] = mapped_column(ForeignKey("institutions.code"))
     opter: Mapped[str] = mapped_column(String(30))
     mac: Mapped[Optional[str]] = mapped_column(String(64))
-    signed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    signed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
 
 class Person(Base):
@@ -105,8 +106,8 @@ class Person(Base):
     history_parts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # bumped whenever the history (enrolments, events, history_parts) changes: the cache key of the parsed history
     history_version: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, onupdate=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now, onupdate=utc_now)
 
 
 class Enrolment(Base):
@@ -150,7 +151,7 @@ class AccountEntry(Base):
     history_amount: Mapped[Decimal] = mapped_column(Money())
     setl_id: Mapped[Optional[str]] = mapped_column(ForeignKey("settlements.setl_id"))
     note: Mapped[Optional[str]] = mapped_column(String(200))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
 
 class CatalogueItem(Base):
@@ -168,7 +169,7 @@ class CatalogueItem(Base):
     begin_date: Mapped[dt.date] = mapped_column(Date)
     end_date: Mapped[Optional[dt.date]] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(200))
-    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
 
 class Visit(Base):
@@ -194,7 +195,7 @@ class Visit(Base):
     ipt_otp_no: Mapped[Optional[str]] = mapped_column(String(30))
     status: Mapped[str] = mapped_column(String(12), default="open")  # open | discharged | settled | cancelled
     info: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the other fields the HIS sent
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
 
 class FeeLine(Base):
@@ -262,7 +263,7 @@ class Settlement(Base):
     trace: Mapped[list[Any]] = mapped_column()
     postings: Mapped[list[Any]] = mapped_column()  # [[counter, "amount"], …] — running totals derive from these
     msgid: Mapped[str] = mapped_column(String(40))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
 
 class RunningTotal(Base):
@@ -285,7 +286,7 @@ class Message(Base):
     digest: Mapped[str] = mapped_column(String(64))  # sha256 of the request's input
     mdtrt_id: Mapped[Optional[str]] = mapped_column(String(30))  # the visit the message was about (for 2601)
     response: Mapped[dict[str, Any]] = mapped_column()
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
 
 class AuditRecord(Base):
@@ -293,7 +294,7 @@ class AuditRecord(Base):
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
     request_id: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(20))

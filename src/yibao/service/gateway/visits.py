@@ -31,10 +31,12 @@ from yibao.service.settlement import live_settlement, new_id
 # ---------------------------------------------------------------------- opening
 
 
-def _person(call: Call, psn_no: str, insutype: str) -> m.Person:
-    person = call.session.get(m.Person, psn_no)
-    if person is None:
+def _person(call: Call, psn_no: str, insutype: str) -> Any:
+    """The person a visit opens for (their row), if insured under ``insutype`` at this agency."""
+    persons, = call.statements.read((hot.PERSON, {"psn_no": psn_no}))
+    if not persons:
         raise GatewayError(f"psn_no {psn_no} is not an insured person of this agency")
+    person = persons[0]
     scheme = call.codes.scheme_of(insutype)
     if scheme != person.scheme:
         raise GatewayError(f"psn_no {psn_no} is insured under {person.scheme}, not insutype {insutype}")
@@ -43,8 +45,10 @@ def _person(call: Call, psn_no: str, insutype: str) -> m.Person:
     return person
 
 
-def _open_visit(call: Call, person: m.Person, *, setting: str, insutype: str, med_type: str, begntime: dt.datetime,
-                ipt_otp_no: str | None, info: dict[str, Any]) -> m.Visit:
+def _new_visit(call: Call, person: Any, *, setting: str, insutype: str, med_type: str, begntime: dt.datetime,
+               ipt_otp_no: str | None, info: dict[str, Any]) -> m.Visit:
+    """A visit opened at the calling institution, not stored yet: the handler completes it,
+    then :func:`_store_visit` queues its row."""
     inst = call.institution
     med = call.codes.med_type(med_type)
     if med.setting != setting:
@@ -53,13 +57,16 @@ def _open_visit(call: Call, person: m.Person, *, setting: str, insutype: str, me
     route = None
     if location != "local":
         route = med.route or ("long_term" if person.long_term_residence else "temporary")
-    visit = m.Visit(
+    return m.Visit(
         mdtrt_id=new_id(begntime.date()), psn_no=person.psn_no, institution_code=inst.code, setting=setting,
         insutype=insutype, med_type=med_type, kind=med.kind, level=inst.level, location=location, route=route,
-        begntime=begntime, ipt_otp_no=ipt_otp_no, status="open", info=info, diagnoses=[],
+        transfer_from=None, disease=None, procedure=None, diagnoses=[], begntime=begntime, endtime=None,
+        ipt_otp_no=ipt_otp_no, status="open", info=info, created_at=m.utc_now(),
     )
-    call.session.add(visit)
-    return visit
+
+
+def _store_visit(call: Call, visit: m.Visit) -> None:
+    call.statements.queue(hot.INSERT_VISIT, {column.key: getattr(visit, column.key) for column in m.Visit.__table__.columns})
 
 
 class Registration(Node):
@@ -79,8 +86,9 @@ def register_visit(call: Call) -> dict[str, Any]:
     data = node(call, Registration)
     person = _person(call, data.psn_no, data.insutype)
     begntime = parse_datetime(data.begntime, "begntime")
-    visit = _open_visit(call, person, setting="outpatient", insutype=data.insutype, med_type=data.med_type or "11",
-                        begntime=begntime, ipt_otp_no=data.ipt_otp_no, info={"mdtrt_cert_type": data.mdtrt_cert_type})
+    visit = _new_visit(call, person, setting="outpatient", insutype=data.insutype, med_type=data.med_type or "11",
+                       begntime=begntime, ipt_otp_no=data.ipt_otp_no, info={"mdtrt_cert_type": data.mdtrt_cert_type})
+    _store_visit(call, visit)
     call.audit("register", "visit", visit.mdtrt_id, {"psn_no": person.psn_no})
     return {"data": {"mdtrt_id": visit.mdtrt_id, "psn_no": person.psn_no, "ipt_otp_no": data.ipt_otp_no,
                      "exp_content": ""}}
@@ -162,9 +170,12 @@ def _apply_visit_info(call: Call, visit: m.Visit, med_type: str, dise_codg: str 
 def visit_info(call: Call) -> dict[str, Any]:
     info = node(call, VisitInfo, "mdtrtinfo")
     diagnoses = nodes(call, Diagnosis, "diseinfo") if call.input.get("diseinfo") else []
-    visit = call.visit(info.mdtrt_id, info.psn_no)
-    _open_for_changes(visit)
+    visits, = call.statements.read((hot.VISIT, {"mdtrt_id": info.mdtrt_id}))
+    stored = call.own_visit(visits[0] if visits else None, info.mdtrt_id, info.psn_no)
+    _open_for_changes(stored)
+    visit = m.Visit(**stored._asdict())  # changed here, not in the session: the row is updated below
     _apply_visit_info(call, visit, info.med_type, info.dise_codg, info.birctrl_type, diagnoses)
+    call.statements.queue(hot.SET_VISIT_INFO, hot.visit_info_values(visit))
     call.audit("visit information", "visit", visit.mdtrt_id, {"med_type": info.med_type})
     return {}
 
@@ -198,13 +209,14 @@ def admit(call: Call) -> dict[str, Any]:
     diagnoses = nodes(call, Diagnosis, "diseinfo") if call.input.get("diseinfo") else []
     person = _person(call, data.psn_no, data.insutype)
     begntime = parse_datetime(data.begntime, "begntime")
-    visit = _open_visit(call, person, setting="inpatient", insutype=data.insutype, med_type=data.med_type,
-                        begntime=begntime, ipt_otp_no=data.ipt_no, info={"mdtrt_cert_type": data.mdtrt_cert_type})
+    visit = _new_visit(call, person, setting="inpatient", insutype=data.insutype, med_type=data.med_type,
+                       begntime=begntime, ipt_otp_no=data.ipt_no, info={"mdtrt_cert_type": data.mdtrt_cert_type})
     if data.ref_fixmedins_lv:
         if data.ref_fixmedins_lv not in V.LEVELS:
             raise GatewayError(f"ref_fixmedins_lv {data.ref_fixmedins_lv!r} is not one of {', '.join(V.LEVELS)}")
         visit.transfer_from = data.ref_fixmedins_lv
     _apply_visit_info(call, visit, data.med_type, data.dise_codg, data.birctrl_type, diagnoses)
+    _store_visit(call, visit)
     call.audit("admit", "visit", visit.mdtrt_id, {"psn_no": person.psn_no})
     return {"result": {"mdtrt_id": visit.mdtrt_id, "psn_no": person.psn_no, "ipt_otp_no": data.ipt_no}}
 
