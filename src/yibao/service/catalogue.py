@@ -170,9 +170,10 @@ class LineSplit:
     inscp_scp_amt: Decimal
 
 
-def split_line(entry: m.CatalogueItem, policy: CityPolicy, day: dt.date, cnt: Decimal, pric: Decimal, amount: Decimal,
+def split_line(entry: Any, policy: CityPolicy, day: dt.date, cnt: Decimal, pric: Decimal, amount: Decimal,
                where: str) -> LineSplit:
-    """Split one fee line by its catalogue entry (the identity G3 holds per line). A refund
+    """Split one fee line by its catalogue entry (a ``catalogue_items`` row or object: code,
+    class, ratio, limit), so that the identity G3 holds per line. A refund
     line (negative quantity and amount) is split as its charge would be, with the sign kept."""
     sign = -1 if amount < 0 else 1
     amount, cnt = abs(amount), abs(cnt)

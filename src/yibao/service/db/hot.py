@@ -1,4 +1,5 @@
-"""The SQL of the settlement path, and of what every gateway call writes.
+"""The SQL of the settlement path, of the calls that open a visit and upload its lines, and
+of what every gateway call writes.
 
 A settlement (2207 / 2304) is two round trips on PostgreSQL (:mod:`.driver`):
 
@@ -11,6 +12,10 @@ A settlement (2207 / 2304) is two round trips on PostgreSQL (:mod:`.driver`):
    the settlement row, its account entry, the running totals, the fee lines marked (in one
    statement, however many), the visit's status, the audit row and the answer under its
    ``msgid``.
+
+A fee upload (2204 / 2301) is one round trip of reads (:func:`read_upload`) and one
+statement for all its lines; a registration or admission (2201 / 2401) reads the person and
+queues the visit's row; 2203 reads the visit and queues its update (:data:`SET_VISIT_INFO`).
 
 The same statements serve the Session-based code paths (REST, reversal) through
 :meth:`Prepared.statement`, so each is written once for both dialects. The account and the
