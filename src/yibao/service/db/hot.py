@@ -25,6 +25,7 @@ its discharge's), known only once the visit is read, and a person has few such r
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,9 +120,11 @@ class UploadRows:
     versions: list[Any]
 
 
-def read_upload(statements: Statements, mdtrt_id: str, psn_no: str, codes: set[str], first: Any, last: Any) -> UploadRows:
+def read_upload(statements: Statements, mdtrt_id: str, psn_no: str, codes: set[str], first: dt.date | None,
+                last: dt.date | None) -> UploadRows:
     """The visit, the person's city, the line numbers in use and the catalogue versions of
-    ``codes`` in force between ``first`` and ``last``: one round trip, whatever the number of lines."""
+    ``codes`` in force on some day from ``first`` to ``last`` (none without codes): one round
+    trip, whatever the number of lines."""
     visits, cities, taken, versions = statements.read(
         (VISIT, {"mdtrt_id": mdtrt_id}), (PERSON_CITY, {"psn_no": psn_no}), (ACTIVE_LINE_NUMBERS, {"mdtrt_id": mdtrt_id}),
         (CATALOGUE_VERSIONS, {"psn_no": psn_no, "codes": sorted(codes), "first": first, "last": last}))
