@@ -519,6 +519,16 @@ class Phase:
     def rate(self) -> float:
         return self.count / self.seconds if self.seconds else 0.0
 
+    @property
+    def cpu_each(self) -> float:
+        """CPU seconds per call of the server, the database (where measured apart) and the client together."""
+        return (self.server_cpu + (self.db_cpu or 0.0) + self.client_cpu) / max(self.count + self.errors, 1)
+
+    @property
+    def cpu_bound_rate(self) -> float | None:
+        """The rate at which the machine's CPUs, fully used, would answer at :attr:`cpu_each`."""
+        return (os.cpu_count() or 1) / self.cpu_each if self.cpu_each > 0 else None
+
     def pct(self, q: float) -> float:
         if not self.latencies:
             return float("nan")
@@ -661,10 +671,9 @@ def _print_result(r: Result) -> None:
     n = max(s.count + s.errors, 1)
     say(f"        CPU per 2207: server {s.server_cpu / n * 1000:.2f} ms, load generator {s.client_cpu / n * 1000:.2f} ms"
         + (f", PostgreSQL {s.db_cpu / n * 1000:.2f} ms" if s.db_cpu is not None else ""))
-    each = (s.server_cpu + (s.db_cpu or 0.0) + s.client_cpu) / n
-    if each > 0:
-        say(f"        together {each * 1000:.2f} ms: at this cost the machine's {os.cpu_count()} CPUs, fully used, "
-            f"would settle at most {(os.cpu_count() or 1) / each:.0f}/s")
+    if s.cpu_bound_rate is not None:
+        say(f"        together {s.cpu_each * 1000:.2f} ms: at this cost the machine's {os.cpu_count()} CPUs, fully used, "
+            f"would settle at most {s.cpu_bound_rate:.0f}/s")
     if s.machine is not None:
         say(f"        the machine's CPUs meanwhile: busy {s.machine.busy:.0%}, idle {s.machine.idle:.0%}, "
             f"waiting for the disk {s.machine.iowait:.0%}, "
@@ -702,12 +711,6 @@ def medians(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def _bound(s: Phase) -> str:
-    """The rate at which the machine's CPUs, fully used, would settle at the phase's CPU per 2207."""
-    each = (s.server_cpu + (s.db_cpu or 0.0) + s.client_cpu) / max(s.count + s.errors, 1)
-    return f"{(os.cpu_count() or 1) / each:.0f}" if each > 0 else "-"
-
-
 def table(results: list[Result]) -> str:
     head = ("engine", "workers", "threads", "clients", "2207/s", "p50 ms", "p95 ms", "p99 ms", "errors", "srv CPU ms", "db CPU ms",
             "gen CPU ms", "CPU-bound /s", "idle %", "steal %", "conns/worker", "flow/s", "flow p50", "flow p99")
@@ -718,7 +721,7 @@ def table(results: list[Result]) -> str:
         rows.append((r.engine, str(r.workers), _threads_text(r.threads), str(r.clients), f"{s.rate:.0f}", f"{s.pct(50):.1f}", f"{s.pct(95):.1f}",
                      f"{s.pct(99):.1f}", str(s.errors + (f.errors if f else 0) + r.prepare.errors),
                      f"{s.server_cpu / n * 1000:.2f}", f"{s.db_cpu / n * 1000:.2f}" if s.db_cpu is not None else "-",
-                     f"{s.client_cpu / n * 1000:.2f}", _bound(s),
+                     f"{s.client_cpu / n * 1000:.2f}", f"{s.cpu_bound_rate:.0f}" if s.cpu_bound_rate else "-",
                      f"{s.machine.idle * 100:.0f}" if s.machine else "-", f"{s.machine.steal * 100:.0f}" if s.machine else "-",
                      ",".join(map(str, s.spread)) or "-",
                      f"{f.rate:.0f}" if f else "-", f"{f.pct(50):.1f}" if f else "-", f"{f.pct(99):.1f}" if f else "-"))
@@ -1144,10 +1147,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.repeat > 1:
             say("\n" + medians(results))
         say(f"\nload average after: {os.getloadavg()[0]:.2f}.  CPU ms: CPU time per 2207 of the server processes, "
-            "of the embedded PostgreSQL (its processes), of this load generator.  CPU-bound /s: the rate "
-            "at which the machine's CPUs, fully used, would settle at that CPU per 2207.  idle %, steal %: of the machine's CPU time during the 2207s, idle and "
-            "taken by the host from this virtual machine (/proc/stat).  conns/worker: the clients' "
-            "connections held by each server worker.  flow: 2201+2203+2204+2207 per settlement.")
+            "of the embedded PostgreSQL (its processes), of this load generator.  CPU-bound /s: the rate at which "
+            "the machine's CPUs, fully used, would settle at that CPU per 2207.  idle %, steal %: of the machine's "
+            "CPU time during the 2207s, idle and taken by the host from this virtual machine (/proc/stat).  "
+            "conns/worker: the clients' connections held by each server worker, halfway through.  "
+            "flow: 2201+2203+2204+2207 per settlement.")
     return 0
 
 

@@ -281,7 +281,8 @@ def _upload(call: Call, setting: str) -> dict[str, Any]:
     lines = nodes(call, FeeDetail, "feedetail")
     first = lines[0]
     # a line whose time does not parse is refused in its turn below; the others' entries are read now
-    wanted = {(line.med_list_codg, day) for line in lines if (day := _fee_day(line)) is not None}
+    times = [_fee_time(line) for line in lines]
+    wanted = {(line.med_list_codg, when.date()) for line, when in zip(lines, times) if when is not None}
     days = [day for _, day in wanted]
     rows = hot.read_upload(call.statements, first.mdtrt_id, first.psn_no, {code for code, _ in wanted},
                            min(days, default=None), max(days, default=None))
@@ -293,7 +294,7 @@ def _upload(call: Call, setting: str) -> dict[str, Any]:
     city, taken = rows.city, rows.taken
     entries = catalogue.in_force(rows.versions, wanted)
     stored, result = [], []
-    for i, line in enumerate(lines):
+    for i, (line, when) in enumerate(zip(lines, times)):
         where = f"feedetail[{i}] ({line.feedetl_sn})"
         if line.mdtrt_id != visit.mdtrt_id or line.psn_no != visit.psn_no:
             raise GatewayError(f"{where}: every line of one upload belongs to the same mdtrt_id and psn_no")
@@ -301,7 +302,8 @@ def _upload(call: Call, setting: str) -> dict[str, Any]:
             raise GatewayError(f"{where}: feedetl_sn is already uploaded for this visit")
         taken.add(line.feedetl_sn)
         _check_amounts(line, where, refunds=setting == "inpatient")
-        when = parse_datetime(line.fee_ocur_time, f"{where}.fee_ocur_time")
+        if when is None:  # refused here, naming the line
+            when = parse_datetime(line.fee_ocur_time, f"{where}.fee_ocur_time")
         entry = entries.get((line.med_list_codg, when.date()))
         if entry is None:
             raise GatewayError(f"{where}: med_list_codg {line.med_list_codg} is not in the {city} catalogue on {when.date()}")
@@ -334,9 +336,10 @@ def _upload(call: Call, setting: str) -> dict[str, Any]:
     return {"result": result}
 
 
-def _fee_day(line: FeeDetail) -> dt.date | None:
+def _fee_time(line: FeeDetail) -> dt.datetime | None:
+    """The line's fee_ocur_time, or None when it does not parse (the caller refuses it in turn)."""
     try:
-        return parse_datetime(line.fee_ocur_time, "fee_ocur_time").date()
+        return parse_datetime(line.fee_ocur_time, "fee_ocur_time")
     except GatewayError:
         return None
 
